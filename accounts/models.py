@@ -53,6 +53,10 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.slug
 
+    @property
+    def client_id(self) -> str:
+        return self.slug
+
 
 class UserGroup(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")

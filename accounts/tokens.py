@@ -23,18 +23,15 @@ def new_secret() -> str:
 def token_find(*, value: str) -> ApiToken | None:
     """The usable token with this value, with its user and organization, or None."""
     token = (
-        ApiToken.objects.select_related("user__organization")
-        .filter(digest=digest(value))
-        .first()
+        ApiToken.objects.select_related("user__organization").filter(digest=digest(value)).first()
     )
     return token if token and token.is_usable() else None
 
 
-def oauth_pair_issue(*, user: User) -> dict:
-    """A new access and refresh token for `user`, as the token endpoint answers them."""
+def oauth_pair_save(*, user: User, access: str, refresh: str) -> None:
+    """Store the digests of a new access token and of the refresh token issued with it."""
     now = timezone.now()
     pair = uuid.uuid4()
-    access, refresh = new_secret(), new_secret()
     ApiToken.objects.bulk_create(
         [
             ApiToken(
@@ -53,6 +50,12 @@ def oauth_pair_issue(*, user: User) -> dict:
             ),
         ]
     )
+
+
+def oauth_pair_issue(*, user: User) -> dict:
+    """A new access and refresh token for `user`, as the token endpoint answers them."""
+    access, refresh = new_secret(), new_secret()
+    oauth_pair_save(user=user, access=access, refresh=refresh)
     return {
         "access_token": access,
         "token_type": "bearer",
