@@ -154,6 +154,9 @@ class RobotConfiguration(models.Model):
     sealed_credentials = models.BinaryField()
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"configuration of {self.robot}"
+
 
 class ApiToken(models.Model):
     """A bearer credential: an OAuth2 access or refresh token, or a robot's lifetime token."""
@@ -177,6 +180,9 @@ class ApiToken(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} token of {self.user_id}"
 
     def is_usable(self, now=None) -> bool:
         now = now or timezone.now()
