@@ -5,7 +5,7 @@ from uuid import UUID
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
-from ninja import Query, Router
+from ninja import Query, Router, Status
 from pydantic import BaseModel, Field
 
 from accounts import permissions, services
@@ -111,7 +111,7 @@ def user_create(request, payload: UserCreate):
         )
     except services.UsernameTaken as exc:
         raise ApiError(409, "Conflict", "Username already exists", "user.username") from exc
-    return 201, user.id
+    return Status(201, user.id)
 
 
 class ListQuery(BaseModel):
