@@ -214,9 +214,7 @@ def _robot_configuration_create(*, robot: User) -> RobotConfiguration:
 def robot_configuration_read(*, robot: User) -> dict:
     """The configuration as the Robots API shows it, credentials unsealed."""
     config = robot.robot_config
-    credentials = json.loads(
-        unseal(config.sealed_credentials, context=_credentials_context(robot))
-    )
+    credentials = json.loads(unseal(config.sealed_credentials, context=_credentials_context(robot)))
     return {
         "requestHeaders": credentials.get("requestHeaders", {}),
         "authentication": credentials.get("authentication", {}),

@@ -8,3 +8,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("accounts.urls")),
 ]
+
+handler404 = "portal.views.not_found"
+handler500 = "portal.views.server_error"
