@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # serves /api/docs from local static files, not a CDN
     "template_partials",
     "portal",
     "accounts",

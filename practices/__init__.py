@@ -1,0 +1,1 @@
+"""Practices (DSTs): documents, ordered groups of signature requests, tickets, audit events."""

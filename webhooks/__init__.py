@@ -1,0 +1,1 @@
+"""Outbound webhook deliveries (an outbox) and the inbound receiver for remote providers."""
