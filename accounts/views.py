@@ -362,6 +362,7 @@ def _robot_token_context(robot: User, form: RobotConfigurationForm, **extra) -> 
     }
 
 
+@never_cache
 @login_required
 @sensitive_post_parameters("auth_password", "client_key")
 @require_http_methods(["GET", "POST"])
@@ -405,6 +406,7 @@ def robot_token(request: HttpRequest, user_id: UUID) -> HttpResponse:
     )
 
 
+@never_cache
 @login_required
 @require_POST
 def robot_token_regenerate(request: HttpRequest, user_id: UUID) -> HttpResponse:
@@ -421,6 +423,7 @@ def robot_token_regenerate(request: HttpRequest, user_id: UUID) -> HttpResponse:
     )
 
 
+@never_cache
 @login_required
 @require_POST
 def robot_token_revoke(request: HttpRequest, user_id: UUID) -> HttpResponse:

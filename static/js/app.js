@@ -30,8 +30,18 @@
     }
   });
 
-  /* The page's one <dialog>: htmx swaps a fragment into it, then we show it. */
+  /* The page's one <dialog>: htmx swaps a fragment into it, then we show it.
+   * On close, focus goes back to what opened it (the menu's button when the
+   * link sat in a menu that is now closed). */
   function modal() { return document.getElementById("modal"); }
+  var opener = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "modal-content") return;
+    var elt = event.detail.elt;
+    var menu = elt.closest("details");
+    opener = menu ? menu.querySelector("summary") : elt;
+  });
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
     if (!target || target.id !== "modal-content") return;
@@ -55,6 +65,8 @@
     dialog.addEventListener("close", function () {
       // Nothing secret should stay in the DOM once the dialog is closed.
       document.getElementById("modal-content").replaceChildren();
+      if (opener && document.contains(opener)) opener.focus();
+      opener = null;
     });
     // A click on the backdrop (the dialog element itself, outside its box) closes it.
     dialog.addEventListener("click", function (event) {

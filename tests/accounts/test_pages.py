@@ -619,6 +619,7 @@ def test_manage_token_shows_the_token_the_api_accepts(admin, robot):
     assert found is not None and found.user == robot
     secret = services.robot_configuration_read(robot=robot)["webhooks"]["secret"]
     assert f'value="{secret}"' in page
+    assert "no-store" in response["Cache-Control"]
 
 
 @pytest.mark.django_db

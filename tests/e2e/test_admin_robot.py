@@ -129,11 +129,16 @@ def test_admin_creates_a_robot_sets_its_webhook_and_its_token_opens_the_api(
     # Escape closes the dialog and leaves no token in the page.
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+    expect(page.locator("summary", has_text="Actions")).to_be_focused()
     assert new_token not in page.content()
 
-    # Edit and Disable from the same menu.
-    page.locator("summary", has_text="Actions").click()
-    page.get_by_role("link", name="Disable").click()
+    # The menu works from the keyboard: Enter opens it, Tab walks its items.
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name="Manage Token")).to_be_visible()
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Disable")).to_be_focused()
+    page.keyboard.press("Enter")
     confirm = page.get_by_role("dialog", name="Disable erp-e2e?")
     expect(confirm).to_be_visible()
     screenshot("10-disable-confirm")
