@@ -13,7 +13,6 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.tokens import default_token_generator
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -45,6 +44,7 @@ from accounts.forms import (
 )
 from accounts.models import User
 from accounts.permissions import can_manage, can_manage_users, users_visible_to
+from portal import ratelimit
 
 PAGE_SIZE = 20
 
@@ -95,23 +95,8 @@ def _safe_next(request: HttpRequest) -> str:
 # Attempts are counted per client address and account, like the API's limits.
 
 
-def _rate_key(request: HttpRequest, scope: str, ident: str) -> str:
-    return f"pages-rate:{scope}:{request.META.get('REMOTE_ADDR', '')}:{ident.lower()[:200]}"
-
-
-def _rate_exceeded(request: HttpRequest, scope: str, ident: str) -> bool:
-    limit, _window = settings.RATE_LIMITS[scope]
-    return cache.get(_rate_key(request, scope, ident), 0) >= limit
-
-
-def _rate_hit(request: HttpRequest, scope: str, ident: str) -> None:
-    _limit, window = settings.RATE_LIMITS[scope]
-    key = _rate_key(request, scope, ident)
-    if not cache.add(key, 1, window):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, window)
+def _rate_key(request: HttpRequest, ident: str) -> str:
+    return f"pages|{ratelimit.client_address(request)}|{ident.lower()[:200]}"
 
 
 # Login, logout, password
@@ -137,13 +122,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = LoginForm(request, data=request.POST)
         ident = f"{request.POST.get('organization', '')}/{request.POST.get('username', '')}"
-        if _rate_exceeded(request, "token", ident):
+        if ratelimit.exceeded(scope="token", key=_rate_key(request, ident)):
             throttled = True
         elif form.is_valid():
             auth_login(request, form.get_user())
             return redirect(next_url or settings.LOGIN_REDIRECT_URL)
         else:
-            _rate_hit(request, "token", ident)
+            ratelimit.hit(scope="token", key=_rate_key(request, ident))
     else:
         initial = {k: request.GET.get(k, "")[:150] for k in ("organization", "username")}
         form = LoginForm(request, initial=initial)
@@ -169,8 +154,7 @@ def password_lost(request: HttpRequest) -> HttpResponse:
         username = form.cleaned_data["username"].strip()
         ident = f"{organization}/{username}"
         # The answer is the same whatever happens: it must not tell who exists.
-        if not _rate_exceeded(request, "password", ident):
-            _rate_hit(request, "password", ident)
+        if not ratelimit.hit(scope="password", key=_rate_key(request, ident)):
             user = User.objects.filter(
                 organization__slug=organization, username=username, automatic=False, enabled=True
             ).first()
