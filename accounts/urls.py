@@ -32,5 +32,6 @@ urlpatterns = [
         views.robot_token_revoke,
         name="accounts-robot-token-revoke",
     ),
+    path("organization/", views.organization_detail, name="accounts-organization"),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -423,3 +423,24 @@ def robot_token_revoke(request: HttpRequest, user_id: UUID) -> HttpResponse:
         {"account": robot, "token": None, "revoked": True},
         partial="token-panel",
     )
+
+
+# Organization
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def organization_detail(request: HttpRequest) -> HttpResponse:
+    """The organization's OAuth2 client: its id, and a new secret on request (shown once)."""
+    if not request.user.is_admin:
+        raise Http404
+    organization = request.user.organization
+    client_secret = None
+    if request.method == "POST":
+        client_secret = services.organization_rotate_client_secret(organization=organization)
+    return render(
+        request,
+        "accounts/organization.html",
+        {"organization": organization, "client_secret": client_secret},
+    )

@@ -1019,3 +1019,28 @@ def test_the_login_error_is_translated(admin):
         reverse("accounts-login"), {"organization": "acme", "username": "boss", "password": "no"}
     )
     assert "non sono corretti" in html(response)
+
+
+def test_admin_rotates_the_client_secret_and_sees_it_once(client, org, admin):
+    client.force_login(admin)
+    page = client.get("/organization/")
+    assert page.status_code == 200 and b"acme" in page.content
+
+    rotated = client.post("/organization/")
+
+    new_secret = rotated.context["client_secret"]
+    assert new_secret and new_secret.encode() in rotated.content
+    assert new_secret not in client.get("/organization/").content.decode()
+    basic = base64.b64encode(f"acme:{new_secret}".encode()).decode()
+    token = client.post(
+        "/api/oauth/token",
+        {"grant_type": "password", "username": "boss@acme", "password": PASSWORD},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert token.status_code == 200
+
+
+def test_only_admins_see_the_organization_page(client, instructor):
+    client.force_login(instructor)
+
+    assert client.get("/organization/").status_code == 404
