@@ -26,7 +26,6 @@ from pathlib import Path
 
 from asn1crypto import core
 from asn1crypto import crl as asn1_crl
-from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -124,10 +123,18 @@ class Revoked:
     @property
     def reason_flag(self) -> x509.ReasonFlags | None:
         """The reason as cryptography spells it; None for "unspecified" (RFC 5280
-        asks not to encode that one)."""
-        if not self.reason or self.reason == RevocationReason.UNSPECIFIED:
+        asks not to encode that one). Accepts "keyCompromise" or "key_compromise"."""
+        if not self.reason:
             return None
-        return x509.ReasonFlags(RevocationReason(self.reason).value)
+        reason = _REASON_NAMES.get(self.reason.lower().replace("_", ""))
+        if reason is None:
+            raise ValueError(f"unknown revocation reason {self.reason!r}")
+        if reason == RevocationReason.UNSPECIFIED:
+            return None
+        return x509.ReasonFlags(reason.value)
+
+
+_REASON_NAMES = {reason.value.lower(): reason for reason in RevocationReason}
 
 
 # -- signing X.509 structures with a KeyHandle ---------------------------------
@@ -179,27 +186,13 @@ def _sign_crl(builder: x509.CertificateRevocationListBuilder, handle: KeyHandle)
     return signed.dump()
 
 
-def sign_ocsp_response(builder, handle: KeyHandle) -> bytes:
-    """Sign a cryptography OCSPResponseBuilder's response with a KeyHandle."""
-    draft = asn1_ocsp.OCSPResponse.load(
-        builder.sign(placeholder_key(handle), hashes.SHA256()).public_bytes(Encoding.DER)
-    )
-    basic = draft["response_bytes"]["response"].parsed
-    tbs = basic["tbs_response_data"]
-    signed = asn1_ocsp.BasicOCSPResponse(
-        {
-            "tbs_response_data": tbs,
-            "signature_algorithm": basic["signature_algorithm"],
-            "signature": handle.sign(tbs.dump(), "sha256"),
-            "certs": basic["certs"],
-        }
-    )
-    return asn1_ocsp.OCSPResponse(
-        {
-            "response_status": "successful",
-            "response_bytes": {"response_type": "basic_ocsp_response", "response": signed},
-        }
-    ).dump()
+def signature_algorithm(handle: KeyHandle, digest: str = "sha256") -> str:
+    """asn1crypto's name of the signature algorithm a handle signs with."""
+    if isinstance(handle.public_key, rsa.RSAPublicKey):
+        return f"{digest}_rsa"
+    if isinstance(handle.public_key, ec.EllipticCurvePublicKey):
+        return f"{digest}_ecdsa"
+    raise ValueError("unsupported key type")
 
 
 # -- QCStatements (ETSI EN 319 412-5), built with asn1crypto ---------------------
@@ -678,7 +671,7 @@ class CertificateAuthority:
             entry = (
                 x509.RevokedCertificateBuilder()
                 .serial_number(item.serial)
-                .revocation_date(item.revoked_at.astimezone(UTC))
+                .revocation_date(item.revoked_at.astimezone(UTC).replace(microsecond=0))
             )
             if item.reason_flag is not None:
                 entry = entry.add_extension(x509.CRLReason(item.reason_flag), critical=False)
