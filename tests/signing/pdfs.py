@@ -1,0 +1,137 @@
+"""Test PDFs, built in memory: plain, multi-page, large, encrypted, broken."""
+
+import os
+import zlib
+from io import BytesIO
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+A4 = (595.28, 841.89)
+LETTER = (612.0, 792.0)
+
+
+def _font(writer: PdfFileWriter) -> generic.IndirectObject:
+    return writer.add_object(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Font"),
+                pdf_name("/Subtype"): pdf_name("/Type1"),
+                pdf_name("/BaseFont"): pdf_name("/Helvetica"),
+                pdf_name("/Encoding"): pdf_name("/WinAnsiEncoding"),
+            }
+        )
+    )
+
+
+def _page(writer, font_ref, *, size, text, media_origin=(0.0, 0.0), extra_xobjects=None):
+    x0, y0 = media_origin
+    content = b"BT /F1 14 Tf %g %g Td (%s) Tj ET" % (
+        x0 + 72,
+        y0 + size[1] - 72,
+        text.encode("latin-1"),
+    )
+    xobjects = generic.DictionaryObject()
+    for name, ref in (extra_xobjects or {}).items():
+        xobjects[pdf_name("/" + name)] = ref
+        content += b" q 10 0 0 10 %g %g cm /%s Do Q" % (x0 + 72, y0 + 72, name.encode())
+    stream = generic.StreamObject(stream_data=content)
+    stream.compress()
+    resources = generic.DictionaryObject(
+        {pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font_ref})}
+    )
+    if xobjects:
+        resources[pdf_name("/XObject")] = xobjects
+    return PageObject(
+        contents=writer.add_object(stream),
+        media_box=(x0, y0, x0 + size[0], y0 + size[1]),
+        resources=resources,
+    )
+
+
+def _write(writer: PdfFileWriter) -> bytes:
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def simple_pdf(pages: int = 1, size=A4, *, text: str = "Contratto di prova", sizes=None) -> bytes:
+    """`pages` pages of `size` (or one page per entry of `sizes`), each with a line of text."""
+    writer = PdfFileWriter()
+    font_ref = _font(writer)
+    for index, page_size in enumerate(sizes or [size] * pages):
+        writer.insert_page(_page(writer, font_ref, size=page_size, text=f"{text} {index + 1}"))
+    return _write(writer)
+
+
+def offset_pdf(origin=(100.0, 200.0), size=A4) -> bytes:
+    """One page whose MediaBox does not start at (0, 0)."""
+    writer = PdfFileWriter()
+    writer.insert_page(_page(writer, _font(writer), size=size, text="Offset", media_origin=origin))
+    return _write(writer)
+
+
+def large_pdf(target_bytes: int = 10 * 1024 * 1024, pages: int = 4) -> bytes:
+    """About `target_bytes`: pages each showing an incompressible image (a scan, say)."""
+    writer = PdfFileWriter()
+    font_ref = _font(writer)
+    side = int(((target_bytes / pages) / 3) ** 0.5)
+    for index in range(pages):
+        image = generic.StreamObject(
+            {
+                pdf_name("/Type"): pdf_name("/XObject"),
+                pdf_name("/Subtype"): pdf_name("/Image"),
+                pdf_name("/Width"): generic.NumberObject(side),
+                pdf_name("/Height"): generic.NumberObject(side),
+                pdf_name("/ColorSpace"): pdf_name("/DeviceRGB"),
+                pdf_name("/BitsPerComponent"): generic.NumberObject(8),
+                pdf_name("/Filter"): pdf_name("/FlateDecode"),
+            },
+            # Random pixels do not compress: the file stays as big as asked.
+            encoded_data=zlib.compress(os.urandom(side * side * 3), 1),
+        )
+        writer.insert_page(
+            _page(
+                writer,
+                font_ref,
+                size=A4,
+                text=f"Scansione {index + 1}",
+                extra_xobjects={"Im0": writer.add_object(image)},
+            )
+        )
+    return _write(writer)
+
+
+def encrypted_pdf(user_password: str = "segreto") -> bytes:
+    writer = PdfFileWriter()
+    writer.insert_page(_page(writer, _font(writer), size=A4, text="Riservato"))
+    writer.encrypt("owner-" + user_password, user_password)
+    return _write(writer)
+
+
+def truncated_pdf() -> bytes:
+    """A real PDF cut short: no cross-reference table, no trailer."""
+    data = simple_pdf()
+    return data[: len(data) // 3]
+
+
+def garbage_pdf() -> bytes:
+    """Starts like a PDF, then nothing a parser can use."""
+    return b"%PDF-1.7\n" + os.urandom(4096)
+
+
+def png_image(width: int = 60, height: int = 30, rgba=(20, 40, 200, 255)) -> bytes:
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGBA", (width, height), rgba).save(out, format="PNG")
+    return out.getvalue()
+
+
+def jpeg_image(width: int = 60, height: int = 30, rgb=(200, 40, 20)) -> bytes:
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (width, height), rgb).save(out, format="JPEG")
+    return out.getvalue()
