@@ -208,3 +208,22 @@ LOGGING = {
     # oauthlib logs the tokens it issues at DEBUG: never let that through.
     "loggers": {"oauthlib": {"level": "WARNING"}},
 }
+
+# PKI and time-stamping (signing.pki, signing.tsa; served by portal.pki_views).
+# The root and issuing CA are created in PKI_DIR on first use; their keys are
+# sealed under KEK (KEY_BACKEND=file) or live on a PKCS#11 token (pkcs11).
+PKI_DIR = Path(env.str("PKI_DIR", default=str(VAR_DIR / "pki"))).resolve()
+PKI_NAME = env.str("PKI_NAME", default="Sigillo")
+TSA_URL = env.str("TSA_URL", default="")  # empty: our own TSA, in-process
+KEY_BACKEND = env.str("KEY_BACKEND", default="file")
+if KEY_BACKEND not in ("file", "pkcs11"):
+    raise environ.ImproperlyConfigured("KEY_BACKEND must be 'file' or 'pkcs11'")
+PKCS11_MODULE = env.str("PKCS11_MODULE", default="")
+PKCS11_TOKEN_LABEL = env.str("PKCS11_TOKEN_LABEL", default="")
+PKCS11_PIN = env.str("PKCS11_PIN", default="")
+if KEY_BACKEND == "pkcs11" and not (PKCS11_MODULE and PKCS11_TOKEN_LABEL and PKCS11_PIN):
+    raise environ.ImproperlyConfigured(
+        "KEY_BACKEND=pkcs11 needs PKCS11_MODULE, PKCS11_TOKEN_LABEL and PKCS11_PIN"
+    )
+# PEM files of further roots that validation trusts besides our own.
+EXTRA_TRUST_ROOTS = env.list("EXTRA_TRUST_ROOTS", default=[])
