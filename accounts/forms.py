@@ -1,12 +1,5 @@
 """Forms of the account pages: they parse and validate, the services change things."""
 
-import base64
-import binascii
-import re
-
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 from django import forms
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import (
@@ -17,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 
+from accounts import credentials
 from accounts.models import Language, Role, User
 from accounts.permissions import manageable_roles
 
@@ -29,12 +23,6 @@ ACCOUNT_TYPE_LABELS = {
     ROBOT: _("Robot"),
 }
 
-# The same rules as the Users and Robots API (accounts.api.schemas).
-# Header names are RFC 9110 tokens: no spaces, no colons.
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
-_HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]")
-MAX_HEADER_VALUE = 4096
-MAX_PEM = 20000
 
 phone_validator = RegexValidator(
     r"^\+?[0-9 ()./-]{3,31}\Z",
@@ -313,13 +301,13 @@ class RobotConfigurationForm(forms.Form):
     client_cert = forms.CharField(
         label=_("Client certificate (PEM)"),
         required=False,
-        max_length=MAX_PEM,
+        max_length=credentials.MAX_PEM,
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"}),
     )
     client_key = forms.CharField(
         label=_("Client private key (PEM)"),
         required=False,
-        max_length=MAX_PEM,
+        max_length=credentials.MAX_PEM,
         widget=forms.Textarea(
             attrs={"rows": 4, "spellcheck": "false", "class": "mono", "autocomplete": "off"}
         ),
@@ -338,7 +326,7 @@ class RobotConfigurationForm(forms.Form):
                 "webhook_url": current.get("webhooks", {}).get("dst", ""),
                 "auth_mode": auth.get("authMode", "") if has_credentials else "",
                 "auth_username": auth.get("username", ""),
-                "client_cert": _pem_text(auth.get("clientCert", "")),
+                "client_cert": credentials.pem_text(auth.get("clientCert", "")),
             },
         )
         super().__init__(*args, **kwargs)
@@ -382,12 +370,12 @@ class RobotConfigurationForm(forms.Form):
                 continue
             if not name:
                 self.header_errors.append(_("A header value needs a header name."))
-            elif not _HEADER_NAME.match(name):
+            elif not credentials.HEADER_NAME.match(name):
                 self.header_errors.append(
                     _("“%(name)s” is not a valid header name: no spaces, colons or symbols.")
                     % {"name": name[:100]}
                 )
-            elif _HEADER_VALUE_FORBIDDEN.search(value) or len(value) > MAX_HEADER_VALUE:
+            elif not credentials.header_is_valid(name, value):
                 self.header_errors.append(
                     _("The value of “%(name)s” must be one line.") % {"name": name}
                 )
@@ -410,10 +398,10 @@ class RobotConfigurationForm(forms.Form):
             if not password:
                 self.add_error("auth_password", _("Basic and digest need a password."))
             auth.update(authMode=mode, username=username, password=password)
-        cert_pem = _pem_text(cleaned.get("client_cert") or "")
-        key_pem = _pem_text(cleaned.get("client_key") or "")
+        cert_pem = credentials.pem_text(cleaned.get("client_cert") or "")
+        key_pem = credentials.pem_text(cleaned.get("client_key") or "")
         if cert_pem and not key_pem:
-            key_pem = _pem_text(stored.get("clientKey", ""))
+            key_pem = credentials.pem_text(stored.get("clientKey", ""))
         if key_pem and not cert_pem:
             self.add_error("client_cert", _("A private key needs its certificate."))
         elif cert_pem:
@@ -421,7 +409,7 @@ class RobotConfigurationForm(forms.Form):
                 self.add_error("client_key", _("A certificate needs its private key."))
             cert = self._parse_certificate(cert_pem)
             key = self._parse_private_key(key_pem) if key_pem else None
-            if cert is not None and key is not None and not _same_public_key(cert, key):
+            if cert is not None and key is not None and not credentials.same_public_key(cert, key):
                 self.add_error("client_key", _("This key does not belong to the certificate."))
             auth["clientCert"] = cert_pem + "\n"
             if key_pem:
@@ -441,38 +429,14 @@ class RobotConfigurationForm(forms.Form):
 
     def _parse_certificate(self, pem: str):
         try:
-            return x509.load_pem_x509_certificate(pem.encode())
-        except (ValueError, UnsupportedAlgorithm):
-            self.add_error("client_cert", _("This is not a PEM certificate."))
+            return credentials.load_certificate(pem)
+        except credentials.CredentialError as exc:
+            self.add_error("client_cert", str(exc))
             return None
 
     def _parse_private_key(self, pem: str):
         try:
-            return serialization.load_pem_private_key(pem.encode(), password=None)
-        except TypeError:
-            self.add_error("client_key", _("The private key must not be encrypted."))
-        except (ValueError, UnsupportedAlgorithm):
-            self.add_error("client_key", _("This is not a PEM private key."))
-        return None
-
-
-def _pem_text(value: str) -> str:
-    """PEM as text. The Robots API also accepts base64 of the PEM, so undo that if needed."""
-    text = value.strip()
-    if text and not text.startswith("-----BEGIN"):
-        try:
-            decoded = base64.b64decode(text, validate=True).decode().strip()
-        except (binascii.Error, UnicodeDecodeError):
-            return text
-        if decoded.startswith("-----BEGIN"):
-            return decoded
-    return text
-
-
-def _same_public_key(cert, key) -> bool:
-    def spki(public_key) -> bytes:
-        return public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    return spki(cert.public_key()) == spki(key.public_key())
+            return credentials.load_private_key(pem)
+        except credentials.CredentialError as exc:
+            self.add_error("client_key", str(exc))
+            return None

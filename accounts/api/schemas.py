@@ -1,18 +1,24 @@
 """Request and response shapes of the Users and Robots API (Signing field names)."""
 
-import base64
-import binascii
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from accounts import credentials
 from accounts.models import CAPABILITIES
 
 Language = Literal["it", "en", "es", "fr"]
@@ -20,7 +26,6 @@ Capability = Literal[CAPABILITIES]  # type: ignore[valid-type]
 
 _USERNAME = re.compile(r"^[\w.+-]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{3,31}$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 MAX_JSON_BYTES = 16 * 1024
 
 
@@ -142,28 +147,6 @@ class UserList(BaseModel):
 # Robots
 
 
-def _pem(kind: Literal["certificate", "key"]):
-    def check(value: str) -> str:
-        if not value:
-            return value
-        text = value.strip()
-        if not text.startswith("-----BEGIN"):
-            try:
-                text = base64.b64decode(text, validate=True).decode().strip()
-            except (binascii.Error, UnicodeDecodeError) as exc:
-                raise ValueError(f"Expected a PEM {kind}, or its base64") from exc
-        try:
-            if kind == "certificate":
-                x509.load_pem_x509_certificate(text.encode())
-            else:
-                load_pem_private_key(text.encode(), password=None)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"Not a readable PEM {kind} (an unencrypted key is needed)") from exc
-        return text + "\n"
-
-    return AfterValidator(check)
-
-
 def _http_url(value: str) -> str:
     if value:
         try:
@@ -175,10 +158,8 @@ def _http_url(value: str) -> str:
 
 def _headers(value: dict[str, list[str]]) -> dict[str, list[str]]:
     for name, values in value.items():
-        if not _HEADER_NAME.match(name):
-            raise ValueError(f"Invalid header name {name!r}")
-        if any("\r" in v or "\n" in v or len(v) > 4096 for v in values):
-            raise ValueError(f"Invalid value for header {name!r}")
+        if not all(credentials.header_is_valid(name, v) for v in values or [""]):
+            raise ValueError(f"Invalid header {name!r}: a token name and one-line values")
     return value
 
 
@@ -186,8 +167,26 @@ class RobotAuthentication(Strict):
     username: str = Field(default="", max_length=200)
     password: str = Field(default="", max_length=200)
     authMode: Literal["basic", "digest"] = "basic"
-    clientKey: Annotated[str, Field(max_length=20000), _pem("key")] = ""
-    clientCert: Annotated[str, Field(max_length=20000), _pem("certificate")] = ""
+    clientKey: str = Field(default="", max_length=credentials.MAX_PEM)
+    clientCert: str = Field(default="", max_length=credentials.MAX_PEM)
+
+    @model_validator(mode="after")
+    def _client_certificate(self) -> "RobotAuthentication":
+        """A client certificate and its key come together, as PEM, and belong together."""
+        cert_pem = credentials.pem_text(self.clientCert)
+        key_pem = credentials.pem_text(self.clientKey)
+        if bool(cert_pem) != bool(key_pem):
+            raise PydanticCustomError("pair", "clientCert and clientKey go together")
+        if cert_pem:
+            try:
+                certificate = credentials.load_certificate(cert_pem)
+                key = credentials.load_private_key(key_pem)
+            except credentials.CredentialError as exc:
+                raise PydanticCustomError("pem", str(exc)) from exc
+            if not credentials.same_public_key(certificate, key):
+                raise PydanticCustomError("pair", "clientKey does not belong to clientCert")
+            self.clientCert, self.clientKey = cert_pem + "\n", key_pem + "\n"
+        return self
 
 
 class RobotWebhooks(Strict):

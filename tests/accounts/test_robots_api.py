@@ -154,8 +154,9 @@ def test_credentials_are_not_in_clear_in_the_database(admin, robot, api_as):
         ({"requestHeaders": {"X-A": ["line\r\nInjected: 1"]}}, "requestHeaders"),
         ({"requestHeaders": "Authorization: x"}, "requestHeaders"),
         ({"authentication": {"authMode": "ntlm"}}, "authentication.authMode"),
-        ({"authentication": {"clientCert": "not a certificate"}}, "authentication.clientCert"),
-        ({"authentication": {"clientKey": "LS0tLS1CRUdJTiBYLS0tLS0="}}, "authentication.clientKey"),
+        ({"authentication": {"clientCert": "not a certificate"}}, "authentication"),
+        ({"authentication": {"clientKey": "LS0tLS1CRUdJTiBYLS0tLS0="}}, "authentication"),
+        ({"authentication": {"clientCert": "junk", "clientKey": "junk"}}, "authentication"),
         ({"webhooks": {"dst": "ftp://files.example/"}}, "webhooks.dst"),
         ({"webhooks": {"dst": "not a url"}}, "webhooks.dst"),
         ({"webhook": {"dst": "http://x.example/"}}, "webhook"),
@@ -171,6 +172,20 @@ def test_bad_configuration_is_400_and_nothing_changes(admin, robot, api_as, conf
     assert response.json()["code"] == "BadArgument"
     assert response.json()["target"] == target
     assert client.get("/api/robot/configuration", ERP).json() == before
+
+
+def test_client_key_must_belong_to_the_certificate(admin, robot, api_as):
+    cert, _ = client_certificate()
+    _, other_key = client_certificate()
+
+    response = api_as(admin).put(
+        "/api/robot/configuration?username=erp",
+        {"authentication": {"clientCert": cert, "clientKey": other_key}},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["target"] == "authentication"
+    assert "belong" in response.json()["message"]
 
 
 @pytest.mark.parametrize("path", ["/api/robot/authentication", "/api/robot/configuration"])
