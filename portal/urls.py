@@ -6,6 +6,7 @@ from portal.api import api
 urlpatterns = [
     path("healthz", health.healthz, name="portal-healthz"),
     path("api/", api.urls),
+    path("", include("portal.pki_views")),
     path("", include("accounts.urls")),
 ]
 
