@@ -148,12 +148,16 @@ async def async_sign_pdf(
     return buffer.getvalue()
 
 
-def _run(coroutine):
+def run_sync(coroutine):
     """Run a coroutine from sync code; in a thread of its own if this thread
     already runs an event loop (asyncio.run would refuse to nest)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        in_loop = False
+    else:
+        in_loop = True
+    if not in_loop:
         return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
@@ -174,7 +178,7 @@ def sign_pdf(
     signed_at: datetime | None = None,
 ) -> bytes:
     """Synchronous `async_sign_pdf`, safe to call from inside an event loop."""
-    return _run(
+    return run_sync(
         async_sign_pdf(
             data,
             signer=signer,
