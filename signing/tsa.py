@@ -34,16 +34,28 @@ class TimestampUnavailable(TimestampRequestError):
     """No timestamp could be had: the authority refused, failed or did not answer."""
 
 
-class _Rejection(core.Sequence):
-    # TimeStampResp without its token: asn1crypto's own class wants one.
-    _fields = [("status", tsp.PKIStatusInfo)]
+class TimeStampResponse(core.Sequence):
+    """TimeStampResp with its token optional, as RFC 3161 has it: asn1crypto's
+    own class wants a token even to read or write a rejection."""
+
+    _fields = [
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
+
+
+def response_status(response_der: bytes) -> tuple[str, set[str], str]:
+    """(status, failure names, text) of a DER TimeStampResp."""
+    info = TimeStampResponse.load(response_der)["status"]
+    text = "; ".join(info["status_string"].native or [])
+    return info["status"].native, set(info["fail_info"].native or ()), text
 
 
 def rejection(fail_info: str, text: str) -> bytes:
     """A DER TimeStampResp refusing the request; `fail_info` is an asn1crypto
     PKIFailureInfo name (bad_alg, bad_request, bad_data_format,
     unaccepted_policy, unaccepted_extension, system_failure, ...)."""
-    return _Rejection(
+    return TimeStampResponse(
         {
             "status": {
                 "status": "rejection",
@@ -214,7 +226,11 @@ class InProcessTimeStamper(_Unavailable, TimeStamper):
         self.authority = authority
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        return tsp.TimeStampResp.load(self.authority.respond(req.dump()))
+        response = self.authority.respond(req.dump())
+        status, fail_info, text = response_status(response)
+        if status not in ("granted", "granted_with_mods"):
+            raise TimestampUnavailable(f"the authority refused: {text} ({', '.join(fail_info)})")
+        return tsp.TimeStampResp.load(response)
 
 
 class ExternalTimeStamper(_Unavailable, RequestsHTTPTimeStamper):
