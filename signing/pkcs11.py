@@ -34,22 +34,43 @@ _FORMAT = b"P11"
 _ID_BYTES = 16
 _DIGESTS = {"sha256", "sha384", "sha512"}
 
-# One loaded library per module path and process: C_Initialize may run once.
+# One loaded library per module path, and one logged-in session per token, per
+# process: C_Initialize may run once, and a login holds for the whole process
+# (a second C_Login fails with CKR_USER_ALREADY_LOGGED_IN). Sessions must not
+# be used by two threads at once, hence one lock per token.
 _libraries: dict[str, tuple[int, pkcs11.lib]] = {}
-_libraries_lock = threading.Lock()
+_sessions: dict[tuple[str, str], tuple[int, object]] = {}
+_token_locks: dict[tuple[str, str], threading.RLock] = {}
+_registry_lock = threading.Lock()
 
 
 def _library(module_path: str) -> pkcs11.lib:
-    with _libraries_lock:
-        pid, lib = _libraries.get(module_path, (None, None))
-        if lib is None:
-            lib = pkcs11.lib(module_path)
-        elif pid != os.getpid():
-            # A forked worker inherits the parent's library state, which
-            # PKCS#11 forbids using: start the library afresh in this process.
-            lib.reinitialize()
-        _libraries[module_path] = (os.getpid(), lib)
-        return lib
+    pid, lib = _libraries.get(module_path, (None, None))
+    if lib is None:
+        lib = pkcs11.lib(module_path)
+    elif pid != os.getpid():
+        # A forked worker inherits the parent's library state, which PKCS#11
+        # forbids using: start the library afresh in this process.
+        lib.reinitialize()
+    _libraries[module_path] = (os.getpid(), lib)
+    return lib
+
+
+def _token_lock(module_path: str, token_label: str) -> threading.RLock:
+    with _registry_lock:
+        return _token_locks.setdefault((module_path, token_label), threading.RLock())
+
+
+def _session(module_path: str, token_label: str, pin: str):
+    """The process's logged-in session on the token (call with its lock held)."""
+    key = (module_path, token_label)
+    with _registry_lock:
+        pid, session = _sessions.get(key, (None, None))
+        if session is None or pid != os.getpid():
+            token = _library(module_path).get_token(token_label=token_label)
+            session = token.open(rw=True, user_pin=pin)
+            _sessions[key] = (os.getpid(), session)
+        return session
 
 
 class TokenKey:
@@ -80,20 +101,17 @@ class Pkcs11KeyStore:
         self.module_path = module_path
         self.token_label = token_label
         self._pin = pin
-        self._session = None
-        self._pid = None
-        self._lock = threading.RLock()
+        self._lock = _token_lock(module_path, token_label)
         self._cache: dict[tuple[bytes, str], TokenKey] = {}
+        self._pid = os.getpid()
 
     def _open(self):
-        """The logged-in session, opened on first use (not at import, so that
-        a process forking workers does not hand them a session)."""
-        if self._session is None or self._pid != os.getpid():
-            token = _library(self.module_path).get_token(token_label=self.token_label)
-            self._session = token.open(rw=True, user_pin=self._pin)
+        """The logged-in session, opened on first use rather than at start, so
+        that a server forking workers does not hand them its session."""
+        if self._pid != os.getpid():
+            self._cache.clear()  # handles of the parent's session
             self._pid = os.getpid()
-            self._cache.clear()
-        return self._session
+        return _session(self.module_path, self.token_label, self._pin)
 
     def generate(self, *, owner: str, algorithm: KeyAlgorithm = KeyAlgorithm.P256) -> bytes:
         key_id = os.urandom(_ID_BYTES)
