@@ -94,7 +94,10 @@ class Appearance:
         if self.image is not None:
             x1, y1, x2, y2 = self.box
             background = _background_image(self.image, (x2 - x1, y2 - y1))
-        return SignatureStampStyle(lines=lines, background=background, font=embedded_font())
+        x1, y1, x2, y2 = self.box
+        return SignatureStampStyle(
+            lines=lines, background=background, font=embedded_font(), size=(x2 - x1, y2 - y1)
+        )
 
 
 def format_date(when: datetime, tz: ZoneInfo = DISPLAY_TZ) -> str:
@@ -282,10 +285,22 @@ class StampLine:
     align: str
 
 
+class _ExactBox:
+    """The stamp's size in points, fractions kept: pyHanko's BoxConstraints
+    truncates to whole points, and poppler then draws a box up to 1 pt smaller
+    than the widget's rectangle."""
+
+    width_defined = height_defined = True
+
+    def __init__(self, width: float, height: float):
+        self.width, self.height = width, height
+
+
 @dataclass(frozen=True)
 class SignatureStampStyle(BaseStampStyle):
     lines: tuple[StampLine, ...] = ()
     font: EmbeddedFont | None = None
+    size: tuple[float, float] | None = None
     padding: float = 2.0
     text_color: tuple[float, float, float] = (0.0, 0.0, 0.0)
     border_width: int = 0
@@ -294,12 +309,17 @@ class SignatureStampStyle(BaseStampStyle):
         default_factory=lambda: layout.SimpleBoxLayoutRule(
             x_align=layout.AxisAlignment.ALIGN_MID,
             y_align=layout.AxisAlignment.ALIGN_MID,
-            margins=layout.Margins.uniform(0),
+            # Not 0: scaling to the exact box can overshoot it by a rounding
+            # error, which pyHanko's layout reports as a warning every time.
+            # (Not 1e-6 either: it is written with %g, and PDF has no exponents.)
+            margins=layout.Margins.uniform(0.001),
             inner_content_scaling=layout.InnerScaling.STRETCH_TO_FIT,
         )
     )
 
     def create_stamp(self, writer, box, text_params) -> "SignatureStamp":
+        if self.size is not None:
+            box = _ExactBox(*self.size)
         return SignatureStamp(writer=writer, style=self, box=box)
 
 

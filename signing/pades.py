@@ -16,6 +16,7 @@ which the caller builds with the CRLs and OCSP responses already in hand and
 
 import asyncio
 import concurrent.futures
+import logging
 from datetime import UTC, datetime
 from io import BytesIO
 
@@ -32,14 +33,26 @@ from signing.documents import open_pdf
 from signing.errors import EngineError, PlacementError, SignatureFailed
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+
+class _OfflineByDesign(logging.Filter):
+    """pyHanko warns when it embeds validation data without fetching; here that
+    is the design (the caller hands in the CRLs and OCSP responses)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_OfflineByDesign())
 DIGEST = "sha256"
 
-# Reserved space, in hex digits (two per DER byte) beyond what is computed:
-# signed attributes, algorithm identifiers and the SignerInfo framing come to
-# about 1 KB of DER; the rest is headroom for a TSA that answers with a
-# longer token (other policy, nonce, accuracy) than the one measured.
-_OVERHEAD_HEX = 2 * 2048
-_HEADROOM_HEX = 2 * 4096
+# Reserved space, in hex digits (two per DER byte), beyond the certificates,
+# the signature value and the timestamp token: signed attributes, algorithm
+# identifiers and framing measured about 450 bytes of DER (P-256 and RSA-2048,
+# B-B and B-T); allow 1 KB, plus 2 KB of headroom for a TSA that answers with a
+# longer token (another policy, accuracy, a longer chain) than the one measured.
+_OVERHEAD_HEX = 2 * 1024
+_HEADROOM_HEX = 2 * 2048
 # An RSA-4096 signature value: a larger key than we issue, to stay on the safe side.
 _SIGNATURE_HEX = 2 * 520
 

@@ -135,3 +135,45 @@ def jpeg_image(width: int = 60, height: int = 30, rgb=(200, 40, 20)) -> bytes:
     out = BytesIO()
     Image.new("RGB", (width, height), rgb).save(out, format="JPEG")
     return out.getvalue()
+
+
+# --- looking at the result with tools that are not ours -------------------------
+
+
+def run(*command: str, input: bytes | None = None, check: bool = True):
+    import subprocess
+
+    return subprocess.run(command, input=input, capture_output=True, check=check, timeout=60)
+
+
+def rasterise(path, page: int = 1, dpi: int = 72):
+    """The page as a Pillow RGB image, drawn by poppler's pdftoppm."""
+    from PIL import Image
+
+    result = run("pdftoppm", "-r", str(dpi), "-f", str(page), "-l", str(page), "-png", str(path))
+    return Image.open(BytesIO(result.stdout)).convert("RGB")
+
+
+def pixel_box(image, predicate, *, page_height: float | None = None, dpi: int = 72):
+    """(x1, y1, x2, y2) in PDF points (origin bottom-left) of the pixels matching
+    `predicate`, or None. `page_height` in pt maps rows exactly (the rendered
+    height is rounded to whole pixels); without it, coordinates are in pixels."""
+    width, height = image.size
+    pixels = image.load()
+    xs, ys = [], []
+    for y in range(height):
+        for x in range(width):
+            if predicate(pixels[x, y]):
+                xs.append(x)
+                ys.append(y)
+    if not xs:
+        return None
+    if page_height is None:
+        return (min(xs), height - max(ys) - 1, max(xs) + 1, height - min(ys))
+    unit = 72 / dpi
+    return (
+        min(xs) * unit,
+        page_height - (max(ys) + 1) * unit,
+        (max(xs) + 1) * unit,
+        page_height - min(ys) * unit,
+    )
