@@ -328,6 +328,7 @@ class CertificateAuthority:
         self.issuing = issuing
         self.chain = [issuing, root]
         self._services: dict[Profile, tuple[x509.Certificate, KeyHandle]] = {}
+        self._references: dict[str, bytes] = {}
         self._services_lock = threading.Lock()
 
     # URLs that certificates carry; portal.pki_views serves them.
@@ -453,7 +454,10 @@ class CertificateAuthority:
 
     def _ca_key(self, which: str) -> KeyHandle:
         owner = self.ROOT_OWNER if which == "root" else self.ISSUING_OWNER
-        return self.keystore.load((self.directory / f"{which}.key").read_bytes(), owner=owner)
+        reference = self._references.get(which)
+        if reference is None:
+            reference = self._references[which] = (self.directory / f"{which}.key").read_bytes()
+        return self.keystore.load(reference, owner=owner)
 
     # -- issuing --------------------------------------------------------------
 

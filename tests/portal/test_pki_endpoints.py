@@ -1,6 +1,7 @@
 """The PKI endpoints of CONTRACT section 8, asked by openssl over HTTP, and the
 portal's register of issued certificates."""
 
+import asyncio
 import base64
 import os
 import shutil
@@ -19,11 +20,14 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 from cryptography.x509 import ocsp as x509_ocsp
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import RevokedError
 
 from portal import trust
 from portal.models import IssuedCertificate
 from signing.keys import FileKeyStore, KeyUnavailable
 from signing.pki import CertificateAuthority, Profile, Subject
+from signing.signers import to_asn1
 from signing.tsa import InProcessTimeStamper, response_status
 from tests.signing.conftest import live_pki  # noqa: F401 - fixture
 
@@ -410,3 +414,23 @@ def test_pdfsig_trusts_a_signature_whose_ocsp_answer_comes_from_us(live_files, t
     result = run("pdfsig", "-nssdir", f"sql:{nss}", tmp_path / "signed.pdf")
     assert "Certificate is Trusted" not in result.stdout
     assert "Certificate has been Revoked" in result.stdout, result.stdout
+
+
+def test_pyhanko_fetches_our_crls_and_ocsp_when_revocation_is_required(live_files):
+    ca, row, _ = live_files
+
+    def validate():
+        context = ValidationContext(
+            trust_roots=[to_asn1(ca.root)], allow_fetching=True, revocation_mode="require"
+        )
+        validator = CertificateValidator(
+            to_asn1(row.certificate),
+            intermediate_certs=[to_asn1(ca.issuing)],
+            validation_context=context,
+        )
+        return asyncio.run(validator.async_validate_usage({"non_repudiation"}))
+
+    assert validate() is not None
+    trust.revoke(serial=row.serial, reason="keyCompromise")
+    with pytest.raises(RevokedError):
+        validate()
