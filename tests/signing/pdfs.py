@@ -177,3 +177,41 @@ def pixel_box(image, predicate, *, page_height: float | None = None, dpi: int = 
         (max(xs) + 1) * unit,
         page_height - min(ys) * unit,
     )
+
+
+# --- signers, timestamps and trust from a test CA ---------------------------------
+
+
+def make_signer(ca, name: str = "Mario Rossi", owner: str = "signer:1", algorithm=None):
+    from signing.keys import KeyAlgorithm
+    from signing.pki import Profile, Subject
+
+    issued = ca.issue(
+        profile=Profile.ADVANCED,
+        subject=Subject(common_name=name),
+        owner=owner,
+        algorithm=algorithm or KeyAlgorithm.P256,
+    )
+    return ca.signer(issued, issued.key_reference, owner=owner)
+
+
+def make_timestamper(ca):
+    from signing.pki import Profile
+    from signing.tsa import TimeStampAuthority
+
+    return TimeStampAuthority(*ca.service(Profile.TSA), chain=ca.chain).timestamper()
+
+
+def validation_context(ca, *, crls=None, revocation_mode: str = "require"):
+    """What a caller hands to B-LT/B-LTA signing: our CRLs, built in-process."""
+    from pyhanko_certvalidator import ValidationContext
+
+    from signing.signers import to_asn1
+
+    return ValidationContext(
+        trust_roots=[to_asn1(ca.root)],
+        other_certs=[to_asn1(ca.issuing)],
+        crls=crls if crls is not None else [ca.crl([]), ca.root_crl()],
+        allow_fetching=False,
+        revocation_mode=revocation_mode,
+    )
