@@ -113,10 +113,14 @@ class ApiClient(Client):
         return super().delete(path, headers=self._headers(headers), **kw)
 
     def post(self, path, data=None, content_type="application/json", headers=None, **kw):
-        return super().post(path, data, content_type=content_type, headers=self._headers(headers), **kw)
+        return super().post(
+            path, data, content_type=content_type, headers=self._headers(headers), **kw
+        )
 
     def put(self, path, data=None, content_type="application/json", headers=None, **kw):
-        return super().put(path, data, content_type=content_type, headers=self._headers(headers), **kw)
+        return super().put(
+            path, data, content_type=content_type, headers=self._headers(headers), **kw
+        )
 
 
 @pytest.fixture
