@@ -104,6 +104,7 @@ class Supervisor:
         self.children: dict[str, subprocess.Popen] = {}
         self.stopping = False
         self.force = False
+        self.stop_requested_at = 0.0
         self.interruptible = True
         self.exit_code = 0
         self._preexec = _die_with_parent_hook()
@@ -112,9 +113,14 @@ class Supervisor:
 
     def _on_signal(self, signum, _frame):
         if self.stopping:
-            self.force = True  # a second Ctrl-C: do not wait any longer
+            # A second Ctrl-C: do not wait any longer. The same stop request
+            # often arrives twice at once (make forwards SIGTERM, and tools
+            # like timeout also signal the whole process group): not that.
+            if time.monotonic() - self.stop_requested_at > 1.0:
+                self.force = True
             return
         self.stopping = True
+        self.stop_requested_at = time.monotonic()
         say(f"received {signal.Signals(signum).name}, stopping")
         if self.interruptible:
             raise Interrupted
