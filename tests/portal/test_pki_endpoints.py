@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
 from cryptography.x509 import ocsp as x509_ocsp
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import RevokedError
+from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from portal import trust
 from portal.models import IssuedCertificate
@@ -419,16 +420,28 @@ def test_pdfsig_trusts_a_signature_whose_ocsp_answer_comes_from_us(live_files, t
 def test_pyhanko_fetches_our_crls_and_ocsp_when_revocation_is_required(live_files):
     ca, row, _ = live_files
 
-    def validate():
+    async def check():
+        # requests rather than aiohttp: its connections close with the backend,
+        # none is left open against the live server when the test ends
+        backend = RequestsFetcherBackend()
         context = ValidationContext(
-            trust_roots=[to_asn1(ca.root)], allow_fetching=True, revocation_mode="require"
+            trust_roots=[to_asn1(ca.root)],
+            allow_fetching=True,
+            revocation_mode="require",
+            fetcher_backend=backend,
         )
         validator = CertificateValidator(
             to_asn1(row.certificate),
             intermediate_certs=[to_asn1(ca.issuing)],
             validation_context=context,
         )
-        return asyncio.run(validator.async_validate_usage({"non_repudiation"}))
+        try:
+            return await validator.async_validate_usage({"non_repudiation"})
+        finally:
+            await backend.close()
+
+    def validate():
+        return asyncio.run(check())
 
     assert validate() is not None
     trust.revoke(serial=row.serial, reason="keyCompromise")
