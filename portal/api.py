@@ -132,5 +132,9 @@ def _register_routers() -> None:
     api.add_router("/robot", robots_router)
     api.add_router("", users_router)
 
+    from portal.validation import router as validation_router
+
+    api.add_router("/v1", validation_router)
+
 
 _register_routers()

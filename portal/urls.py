@@ -1,12 +1,13 @@
 from django.urls import include, path
 
-from portal import health
+from portal import health, validation
 from portal.api import api
 
 urlpatterns = [
     path("healthz", health.healthz, name="portal-healthz"),
     path("api/", api.urls),
     path("", include("portal.pki_views")),
+    path("validate", validation.validate_page, name="portal-validate"),
     path("", include("accounts.urls")),
 ]
 
