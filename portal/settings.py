@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "template_partials",
     "portal",
     "accounts",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -227,3 +228,22 @@ if KEY_BACKEND == "pkcs11" and not (PKCS11_MODULE and PKCS11_TOKEN_LABEL and PKC
     )
 # PEM files of further roots that validation trusts besides our own.
 EXTRA_TRUST_ROOTS = env.list("EXTRA_TRUST_ROOTS", default=[])
+
+# Webhook deliveries (webhooks/). The outbox is swept for due deliveries every
+# WEBHOOK_SWEEP_SECONDS; a worker sending one holds a lease of
+# WEBHOOK_LEASE_SECONDS, longer than an attempt can last (WEBHOOK_TIMEOUT), so a
+# worker that dies mid-send leaves a lease that runs out and another retries.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=WEBHOOK_TIMEOUT * 2 + 10)
+WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=2.0)
+if WEBHOOK_LEASE_SECONDS <= WEBHOOK_TIMEOUT:
+    raise environ.ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT")
+# Entries that other apps define above stay.
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "webhooks-deliver-due": {
+        "task": "webhooks.tasks.deliver_due",
+        "schedule": WEBHOOK_SWEEP_SECONDS,
+        "options": {"expires": WEBHOOK_SWEEP_SECONDS},
+    },
+}
