@@ -22,7 +22,14 @@ from django.utils import timezone
 from portal.models import IssuedCertificate
 from signing import ocsp
 from signing.keys import FileKeyStore, KeyAlgorithm, KeyStore
-from signing.pki import CertificateAuthority, Profile, RevocationReason, Revoked, Subject
+from signing.pki import (
+    CertificateAuthority,
+    Profile,
+    RevocationReason,
+    Revoked,
+    Subject,
+    parse_reason,
+)
 from signing.signers import HandleSigner
 from signing.tsa import TimeStampAuthority, external_timestamper
 
@@ -115,7 +122,7 @@ def signer(row: IssuedCertificate) -> HandleSigner:
 def revoke(*, serial: int | str, reason: str = RevocationReason.UNSPECIFIED) -> bool:
     """Mark a certificate revoked from now on; False if it was unknown or
     already revoked. The CRL and OCSP answers change at once."""
-    reason = RevocationReason(reason).value if reason else RevocationReason.UNSPECIFIED.value
+    reason = parse_reason(reason or RevocationReason.UNSPECIFIED).value
     updated = IssuedCertificate.objects.filter(
         serial=serial_hex(serial), revoked_at__isnull=True
     ).update(revoked_at=timezone.now(), revocation_reason=reason)

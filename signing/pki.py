@@ -123,15 +123,21 @@ class Revoked:
     @property
     def reason_flag(self) -> x509.ReasonFlags | None:
         """The reason as cryptography spells it; None for "unspecified" (RFC 5280
-        asks not to encode that one). Accepts "keyCompromise" or "key_compromise"."""
+        asks not to encode that one)."""
         if not self.reason:
             return None
-        reason = _REASON_NAMES.get(self.reason.lower().replace("_", ""))
-        if reason is None:
-            raise ValueError(f"unknown revocation reason {self.reason!r}")
+        reason = parse_reason(self.reason)
         if reason == RevocationReason.UNSPECIFIED:
             return None
         return x509.ReasonFlags(reason.value)
+
+
+def parse_reason(value: str) -> RevocationReason:
+    """A revocation reason from "keyCompromise", "key_compromise" or "KEY_COMPROMISE"."""
+    reason = _REASON_NAMES.get(str(value).lower().replace("_", ""))
+    if reason is None:
+        raise ValueError(f"unknown revocation reason {value!r}")
+    return reason
 
 
 _REASON_NAMES = {reason.value.lower(): reason for reason in RevocationReason}

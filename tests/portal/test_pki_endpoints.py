@@ -144,6 +144,16 @@ def test_signer_signs_for_a_registered_certificate(pki):
     assert signer.signing_cert.dump() == bytes(row.der)
 
 
+def test_revocation_reasons_read_in_either_spelling(pki):
+    row = trust.issue(profile=Profile.ONE_TIME, subject=MARIO, owner="signer:1")
+    assert trust.revoke(serial=row.serial_number, reason="key_compromise")
+    row.refresh_from_db()
+    assert row.revocation_reason == "keyCompromise"
+    assert row.revoked_at is not None
+    with pytest.raises(ValueError):
+        trust.revoke(serial=row.serial, reason="bored")
+
+
 def test_revoking_an_unknown_serial_changes_nothing(pki):
     assert not trust.revoke(serial=12345, reason="keyCompromise")
 
