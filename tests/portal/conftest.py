@@ -7,7 +7,10 @@ SQLite file but the test process's SECRET_KEY and KEK, so it can unseal what
 the tests seal. `celery_broker` (function) points this process's Celery app
 and cache at that Redis for one test, and puts them back afterwards.
 
-Tests that use them are marked `@pytest.mark.integration`.
+Tests that use them are marked `@pytest.mark.integration`. Another test
+folder reuses them with
+`from tests.portal.conftest import celery_worker, redis_server  # noqa: F401`
+in its conftest.py.
 """
 
 import base64
