@@ -136,5 +136,13 @@ def _register_routers() -> None:
 
     api.add_router("/v1", validation_router)
 
+    from practices.api import router as practices_router
+
+    api.add_router("/v1", practices_router)
+
+    from webhooks.api import router as webhooks_router
+
+    api.add_router("/v1", webhooks_router)
+
 
 _register_routers()

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "portal",
     "accounts",
     "webhooks",
+    "practices",
 ]
 
 MIDDLEWARE = [
@@ -247,3 +248,17 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": WEBHOOK_SWEEP_SECONDS},
     },
 }
+
+
+# Practices (DSTs). A create request carries its documents in base64, so the
+# request size follows the document size. Fetches of document_uri go through
+# portal.outbound; DOCUMENT_FETCH_CA_BUNDLE trusts a private CA for them.
+# REMINDER_INTERVAL: seconds between reminders to pending signers (0: none).
+MAX_DOCUMENT_BYTES = env.int("MAX_DOCUMENT_BYTES", default=50 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(
+    "MAX_REQUEST_BYTES", default=MAX_DOCUMENT_BYTES * 4 // 3 + 1024 * 1024
+)
+DOCUMENT_FETCH_TIMEOUT = env.float("DOCUMENT_FETCH_TIMEOUT", default=30.0)
+DOCUMENT_FETCH_REDIRECTS = env.int("DOCUMENT_FETCH_REDIRECTS", default=3)
+DOCUMENT_FETCH_CA_BUNDLE = env.str("DOCUMENT_FETCH_CA_BUNDLE", default="")
+REMINDER_INTERVAL = env.int("REMINDER_INTERVAL", default=3 * 24 * 3600)

@@ -1,0 +1,565 @@
+"""Every change to a practice goes through these functions (DESIGN: services).
+
+They take checked values (practices.validation), change the database in one
+transaction with the practice row locked, append the audit event, queue the
+webhook messages in the same transaction, and schedule the side effects
+(document fetches) for after the commit.
+"""
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from accounts.models import Organization
+from portal.sealing import seal, unseal
+from practices import events
+from practices.audit import SYSTEM_ACTOR, Actor, audit_append
+from practices.models import Document, Practice, Revision, SignatureRequest, revision_path
+from practices.validation import (
+    CheckedPractice,
+    InvalidField,
+    check_document_bytes,
+    max_document_bytes,
+    recheck_placements,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class IdempotencyMismatch(Exception):
+    """The Idempotency-Key was used before with another request body."""
+
+
+class PracticeFinal(Exception):
+    """The practice is performed, cancelled or expired: it cannot change any more."""
+
+
+@dataclass(frozen=True)
+class PracticeCreated:
+    practice: Practice
+    created: bool  # False: an earlier create with the same Idempotency-Key
+
+
+# --- secrets of a practice ------------------------------------------------------------
+
+
+def ticket_digest(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+def _ticket_context(request_id) -> str:
+    return f"ticket:{request_id}"
+
+
+def ticket_read(*, request: SignatureRequest) -> str | None:
+    if request.sealed_ticket is None:
+        return None
+    return unseal(request.sealed_ticket, context=_ticket_context(request.id)).decode()
+
+
+def ticket_url(ticket: str) -> str:
+    return f"{settings.BASE_URL}/sign/{ticket}"
+
+
+def _uri_options_context(document_id) -> str:
+    return f"document-uri-options:{document_id}"
+
+
+def document_uri_options_read(*, document: Document) -> dict:
+    if document.sealed_uri_options is None:
+        return {}
+    return json.loads(
+        unseal(document.sealed_uri_options, context=_uri_options_context(document.id))
+    )
+
+
+# --- create ---------------------------------------------------------------------------
+
+
+def request_digest(body: object) -> str:
+    """The digest of a create request's body, independent of key order and spacing."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def practice_idempotent_earlier(
+    *, organization: Organization, idempotency_key: str | None, digest: str
+) -> Practice | None:
+    """The practice an earlier create with this key made, if any; IdempotencyMismatch
+    when that create had another body."""
+    if not idempotency_key:
+        return None
+    return _earlier(organization, idempotency_key, digest)
+
+
+def _earlier(organization: Organization, key: str, digest: str) -> Practice | None:
+    practice = Practice.objects.filter(organization=organization, idempotency_key=key).first()
+    if practice is not None and practice.request_digest != digest:
+        raise IdempotencyMismatch(key)
+    return practice
+
+
+def practice_create(
+    *,
+    actor: Actor,
+    organization: Organization,
+    checked: CheckedPractice,
+    idempotency_key: str | None = None,
+    digest: str = "",
+) -> PracticeCreated:
+    """Create a practice from a checked request.
+
+    Inline documents are stored as revision 0 and the practice is pending at
+    once; documents given by URI leave it waiting and are fetched after the
+    commit (practices.tasks.document_fetch). With an Idempotency-Key, a retry
+    with the same body returns the first practice, another body raises
+    IdempotencyMismatch; concurrent retries make one practice (the unique
+    constraint decides, the loser returns the winner's).
+    """
+    if idempotency_key:
+        earlier = _earlier(organization, idempotency_key, digest)
+        if earlier is not None:
+            return PracticeCreated(earlier, created=False)
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            practice = _practice_write(
+                actor=actor,
+                organization=organization,
+                checked=checked,
+                idempotency_key=idempotency_key or "",
+                digest=digest,
+                written=written,
+            )
+    except BaseException as exc:
+        _delete_files(written)
+        if idempotency_key and isinstance(exc, IntegrityError):
+            earlier = _earlier(organization, idempotency_key, digest)
+            if earlier is not None:
+                return PracticeCreated(earlier, created=False)
+        raise
+    return PracticeCreated(practice, created=True)
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not remove %s after a rollback", name)
+
+
+def _practice_write(
+    *,
+    actor: Actor,
+    organization: Organization,
+    checked: CheckedPractice,
+    idempotency_key: str,
+    digest: str,
+    written: list[str],
+) -> Practice:
+    spec = checked.spec
+    waiting = any(doc.data is None for doc in checked.documents)
+    practice = Practice.objects.create(
+        organization=organization,
+        created_by=actor.user,
+        title=spec.title,
+        status=Practice.Status.WAITING if waiting else Practice.Status.PENDING,
+        not_after=checked.not_after,
+        urlback=spec.urlback,
+        cancelback=spec.cancelback,
+        metadata=spec.metadata,
+        generate_report=spec.generate_report,
+        email_disabled=spec.email_disabled,
+        idempotency_key=idempotency_key,
+        request_digest=digest,
+    )
+    documents, requests, revisions, tickets = [], [], [], []
+    for doc in checked.documents:
+        document = Document(
+            practice=practice,
+            order=doc.order,
+            display_name=doc.spec.display_name,
+            family=doc.family,
+            document_uri=doc.spec.document_uri or "",
+            metadata=doc.spec.metadata,
+        )
+        if doc.spec.document_uri_options is not None:
+            options = doc.spec.document_uri_options.model_dump(exclude_none=True)
+            document.sealed_uri_options = seal(
+                json.dumps(options).encode(), context=_uri_options_context(document.id)
+            )
+        documents.append(document)
+        for item in doc.requests:
+            spec_request = item.spec
+            request = SignatureRequest(
+                document=document,
+                group=item.group,
+                position=item.position,
+                signer_email=spec_request.signer.email,
+                signer_first_name=spec_request.signer.first_name,
+                signer_last_name=spec_request.signer.last_name,
+                signer_phone=spec_request.signer.phone,
+                profile=item.profile,
+                signature_type=item.signature_type,
+                unlock_mode=spec_request.unlock_mode or "",
+                constraints=list(spec_request.constraints),
+                display_name=spec_request.display_name,
+                reason=spec_request.reason,
+                description=spec_request.description,
+                declinable=spec_request.declinable,
+                urlback=spec_request.urlback,
+                cancelback=spec_request.cancelback,
+                where=item.where,
+                clauses=item.clauses,
+                metadata=spec_request.metadata,
+                automatic=spec_request.automatic,
+                field_name=f"Signature{item.group + 1}.{item.position + 1}",
+            )
+            ticket = secrets.token_urlsafe(32)
+            request.ticket_digest = ticket_digest(ticket)
+            request.sealed_ticket = seal(ticket.encode(), context=_ticket_context(request.id))
+            requests.append(request)
+            tickets.append(ticket)
+        if doc.data is not None:
+            revisions.append(
+                _revision_file(document, 0, doc.data, _content_type(doc.family), written)
+            )
+    Document.objects.bulk_create(documents)
+    SignatureRequest.objects.bulk_create(requests)
+    Revision.objects.bulk_create(revisions)
+
+    audit_append(
+        practice=practice,
+        kind="practice.created",
+        actor=actor,
+        data={
+            "title": practice.title,
+            "status": practice.status,
+            "documents": [
+                {
+                    "id": str(d.id),
+                    "order": d.order,
+                    "display_name": d.display_name,
+                    "family": d.family,
+                    "source": "uri" if d.document_uri else "inline",
+                }
+                for d in documents
+            ],
+            "signatures": [
+                {
+                    "id": str(r.id),
+                    "document": str(r.document.id),
+                    "group": r.group,
+                    "signer": r.signer_email,
+                    "profile": r.profile,
+                    "signature_type": r.signature_type,
+                }
+                for r in requests
+            ],
+        },
+    )
+    for revision in revisions:
+        audit_append(
+            practice=practice,
+            kind="document.received",
+            actor=actor,
+            data={"document": str(revision.document.id), "revision": 0, "size": revision.size},
+            revision_sha256=revision.sha256,
+        )
+    if waiting:
+        for document in documents:
+            if document.document_uri:
+                _schedule_fetch(document)
+    else:
+        _emit_pending(practice, documents, requests)
+    return practice
+
+
+def _content_type(family: str) -> str:
+    return "application/pdf" if family == Document.Family.PADES else "application/octet-stream"
+
+
+def _revision_file(
+    document: Document, number: int, data: bytes, content_type: str, written: list[str]
+) -> Revision:
+    revision = Revision(
+        document=document,
+        number=number,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        content_type=content_type,
+    )
+    suffix = ".pdf" if document.family == Document.Family.PADES else ".bin"
+    name = default_storage.save(revision_path(revision, f"original{suffix}"), ContentFile(data))
+    written.append(name)
+    revision.file.name = name
+    return revision
+
+
+def _schedule_fetch(document: Document) -> None:
+    from practices import tasks
+
+    document_id = str(document.id)
+    transaction.on_commit(lambda: tasks.document_fetch.delay(document_id))
+
+
+def _emit_pending(
+    practice: Practice, documents: list[Document], requests: list[SignatureRequest]
+) -> None:
+    if not practice.created_by.automatic:
+        return
+    slug = practice.organization.slug
+    by_id = {d.id: d for d in documents}
+    bodies = [events.dst_status_changed(practice, slug=slug)]
+    bodies += [
+        events.signature_status_changed(
+            r, document=by_id[r.document_id], practice=practice, slug=slug
+        )
+        for r in requests
+    ]
+    events.emit(practice, bodies)
+
+
+# --- cancel ---------------------------------------------------------------------------
+
+
+def _locked(practice: Practice) -> Practice:
+    return (
+        Practice.objects.select_for_update()
+        .select_related("organization", "created_by")
+        .get(pk=practice.pk)
+    )
+
+
+def _cancel(practice: Practice, *, reason: str, actor: Actor, kind: str, data: dict):
+    practice.status = Practice.Status.CANCELLED
+    practice.reason = reason
+    practice.save(update_fields=["status", "reason", "updated"])
+    SignatureRequest.objects.filter(
+        document__practice=practice, status=SignatureRequest.Status.PENDING
+    ).update(status=SignatureRequest.Status.CANCELLED)
+    audit_append(practice=practice, kind=kind, actor=actor, data={"reason": reason, **data})
+    events.emit(practice, [events.dst_status_changed(practice, slug=practice.organization.slug)])
+
+
+def practice_cancel(*, practice: Practice, actor: Actor, reason: str) -> Practice:
+    """Cancel a waiting or pending practice and its open requests; PracticeFinal otherwise."""
+    with transaction.atomic():
+        practice = _locked(practice)
+        if practice.is_final:
+            raise PracticeFinal(practice.status)
+        _cancel(practice, reason=reason, actor=actor, kind="practice.cancelled", data={})
+    return practice
+
+
+# --- fetching document_uri ------------------------------------------------------------
+
+
+class FetchFailed(Exception):
+    """The document could not be fetched or is not signable; `reason` is the
+    practice's cancel reason. `transient` failures may succeed on a retry."""
+
+    def __init__(self, reason: str, detail: str, *, transient: bool = False):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.transient = transient
+
+
+def _fetch_request(document: Document) -> dict:
+    """The outbound call for `document`: the creating robot's requestHeaders and
+    authentication, overridden by the document's document_uri_options."""
+    from accounts.services import robot_configuration_read
+    from portal.outbound import Credentials
+
+    headers: dict[str, str] = {}
+    auth: dict[str, str] = {}
+    creator = document.practice.created_by
+    if creator.automatic:
+        configuration = robot_configuration_read(robot=creator)
+        for name, values in configuration["requestHeaders"].items():
+            values = [values] if isinstance(values, str) else values
+            headers[name] = ", ".join(values)
+        robot_auth = configuration["authentication"]
+        auth = {
+            "username": robot_auth.get("username", ""),
+            "password": robot_auth.get("password", ""),
+            "mode": robot_auth.get("authMode") or "basic",
+            "client_cert_pem": _pem(robot_auth.get("clientCert", "")),
+            "client_key_pem": _pem(robot_auth.get("clientKey", "")),
+        }
+    options = document_uri_options_read(document=document)
+    for name, values in (options.get("headers") or {}).items():
+        # A document's header replaces the robot's of the same name, whatever its case.
+        for existing in [h for h in headers if h.lower() == name.lower()]:
+            del headers[existing]
+        headers[name] = ", ".join([values] if isinstance(values, str) else values)
+    if options.get("auth_username") is not None:
+        auth.update(username=options["auth_username"], password=options.get("auth_password", ""))
+    elif options.get("auth_password") is not None:
+        auth["password"] = options["auth_password"]
+    if options.get("auth_mode"):
+        auth["mode"] = options["auth_mode"]
+    if options.get("client_cert"):
+        auth["client_cert_pem"] = _pem(options["client_cert"])
+        auth["client_key_pem"] = _pem(options.get("client_key", ""))
+    body = options.get("body")
+    if isinstance(body, dict | list):
+        body = json.dumps(body).encode()
+        if not any(h.lower() == "content-type" for h in headers):
+            headers["Content-Type"] = "application/json"
+    elif isinstance(body, str):
+        body = body.encode()
+    credentials = None
+    if auth.get("username") or auth.get("client_cert_pem"):
+        credentials = Credentials(
+            username=auth.get("username", ""),
+            password=auth.get("password", ""),
+            mode=auth.get("mode", "basic"),
+            client_cert_pem=auth.get("client_cert_pem", ""),
+            client_key_pem=auth.get("client_key_pem", ""),
+        )
+    method = (options.get("method") or ("POST" if body is not None else "GET")).upper()
+    return {"method": method, "headers": headers, "body": body, "auth": credentials}
+
+
+def _pem(value: str) -> str:
+    from accounts.credentials import pem_text
+
+    text = pem_text(value or "")
+    return text + "\n" if text and not text.endswith("\n") else text
+
+
+def _download(document: Document) -> bytes:
+    from portal import outbound
+
+    call = _fetch_request(document)
+    try:
+        response = outbound.request(
+            url=document.document_uri,
+            timeout=settings.DOCUMENT_FETCH_TIMEOUT,
+            max_bytes=max_document_bytes(),
+            redirects=settings.DOCUMENT_FETCH_REDIRECTS,
+            verify=settings.DOCUMENT_FETCH_CA_BUNDLE or True,
+            **call,
+        )
+    except outbound.TooLarge as exc:
+        raise FetchFailed(Practice.Reason.INVALID_DOCUMENT, str(exc)) from exc
+    except (outbound.Unreachable, outbound.TimedOut) as exc:
+        raise FetchFailed(
+            Practice.Reason.CANNOT_DOWNLOAD_DOCUMENT, str(exc), transient=True
+        ) from exc
+    except outbound.OutboundError as exc:
+        raise FetchFailed(Practice.Reason.CANNOT_DOWNLOAD_DOCUMENT, str(exc)) from exc
+    if not response.ok:
+        raise FetchFailed(
+            Practice.Reason.CANNOT_DOWNLOAD_DOCUMENT,
+            f"the server answered {response.status}",
+            transient=response.status >= 500 or response.status in (408, 425, 429),
+        )
+    if not response.body:
+        raise FetchFailed(Practice.Reason.INVALID_DOCUMENT, "the server sent an empty document")
+    return response.body
+
+
+def _checked(document: Document, data: bytes) -> None:
+    try:
+        info = check_document_bytes(data, family=document.family, path="document")
+    except InvalidField as exc:
+        reason = (
+            Practice.Reason.PROTECTED_DOCUMENT
+            if "encrypted" in exc.message
+            else Practice.Reason.INVALID_DOCUMENT
+        )
+        raise FetchFailed(reason, exc.message) from exc
+    if info is not None:
+        misplaced = recheck_placements(list(document.requests.all()), info)
+        if misplaced is not None:
+            request, why = misplaced
+            raise FetchFailed(
+                Practice.Reason.INVALID_DOCUMENT,
+                f"the signature of {request.signer_email} does not fit the document: {why}",
+            )
+
+
+def document_fetch(*, document: Document, final_attempt: bool = True) -> None:
+    """Fetch `document`'s URI through the outbound guard, check it and store it
+    as revision 0. When every document of the practice is there, it becomes
+    pending; a failure cancels it with CANNOT_DOWNLOAD_DOCUMENT,
+    INVALID_DOCUMENT or PROTECTED_DOCUMENT. A transient failure that is not the
+    final attempt raises FetchFailed for the task to retry."""
+    document = Document.objects.select_related(
+        "practice__organization", "practice__created_by"
+    ).get(pk=document.pk)
+    if document.practice.status != Practice.Status.WAITING or document.revisions.exists():
+        return
+    try:
+        data = _download(document)
+        _checked(document, data)
+    except FetchFailed as failure:
+        if failure.transient and not final_attempt:
+            raise
+        _fetch_failed(document, failure)
+        return
+    _fetched(document, data)
+
+
+def _fetch_failed(document: Document, failure: FetchFailed) -> None:
+    with transaction.atomic():
+        practice = _locked(document.practice)
+        if practice.status != Practice.Status.WAITING:
+            return
+        _cancel(
+            practice,
+            reason=failure.reason,
+            actor=SYSTEM_ACTOR,
+            kind="document.fetch_failed",
+            data={"document": str(document.id), "detail": failure.detail[:500]},
+        )
+
+
+def _fetched(document: Document, data: bytes) -> None:
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            practice = _locked(document.practice)
+            if (
+                practice.status != Practice.Status.WAITING
+                or Revision.objects.filter(document=document).exists()
+            ):
+                return
+            revision = _revision_file(document, 0, data, _content_type(document.family), written)
+            revision.save(force_insert=True)
+            audit_append(
+                practice=practice,
+                kind="document.fetched",
+                data={"document": str(document.id), "revision": 0, "size": revision.size},
+                revision_sha256=revision.sha256,
+            )
+            documents = list(practice.documents.all())
+            ready = set(
+                Revision.objects.filter(document__practice=practice, number=0).values_list(
+                    "document_id", flat=True
+                )
+            )
+            if all(d.id in ready for d in documents):
+                practice.status = Practice.Status.PENDING
+                practice.save(update_fields=["status", "updated"])
+                audit_append(practice=practice, kind="practice.pending", data={})
+                requests = list(
+                    SignatureRequest.objects.filter(document__practice=practice).order_by(
+                        "document__order", "group", "position"
+                    )
+                )
+                _emit_pending(practice, documents, requests)
+    except BaseException:
+        _delete_files(written)
+        raise
