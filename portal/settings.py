@@ -250,6 +250,21 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 
+# Server-side HTTP (portal.outbound): a malformed allowed network fails at start,
+# not at the first document fetch.
+def _check_networks(cidrs: list[str]) -> None:
+    import ipaddress
+
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr.strip(), strict=False)
+        except ValueError as exc:
+            raise environ.ImproperlyConfigured(f"OUTBOUND_ALLOWED_NETWORKS: {exc}") from None
+
+
+_check_networks(OUTBOUND_ALLOWED_NETWORKS)
+
+
 # Practices (DSTs). A create request carries its documents in base64, so the
 # request size follows the document size. Fetches of document_uri go through
 # portal.outbound; DOCUMENT_FETCH_CA_BUNDLE trusts a private CA for them.
