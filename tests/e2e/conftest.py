@@ -1,17 +1,17 @@
 """Browser tests: Debian's chromium driven by Playwright's sync API against live_server.
 
-One browser for the whole session; each test gets a fresh context (cookies,
-storage, permissions) and page. Screenshots go to test-artifacts/screenshots/.
+One browser per module; each test gets a fresh context (cookies, storage,
+permissions) and page. Screenshots go to test-artifacts/screenshots/.
+
+Playwright's sync API keeps an event loop running in this thread while it is
+open, so the browser closes with its module: code that runs its own loop
+(pyHanko's sync calls) must not find one running in later tests.
 """
 
 import os
 from pathlib import Path
 
 import pytest
-
-# Playwright's sync API runs an event loop in this thread; Django would then
-# refuse database access from the test body, which is synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -27,16 +27,22 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 WIDTHS = (1280, 360)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    # With Playwright's loop running in this thread, Django would refuse
+    # database access from the test body, which is synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
