@@ -692,7 +692,11 @@ def _exchange(
                         f"{target.host} answered {status} with a redirect; "
                         f"at most {redirects} redirect(s) are followed"
                     )
-                following = _parse(urljoin(target.url, location))
+                try:
+                    next_url = urljoin(target.url, location)
+                except ValueError:
+                    raise BadRedirect(f"{target.host} redirected to an invalid URL") from None
+                following = _parse(next_url)
                 if not _same_origin(target, following):
                     raise BadRedirect(
                         f"{target.host} redirected to another host ({following.host}); "

@@ -352,6 +352,7 @@ class ServerAuth:
     password: str
     realm: str = "sigillo-tests"
     algorithm: str = "MD5"  # or "SHA-256"
+    challenge_body: bytes = b"authentication required"
 
 
 _DIGESTS = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
@@ -551,7 +552,7 @@ class DocumentServer(LoopbackServer):
                 f'algorithm={self.auth.algorithm}, nonce="{nonce}", '
                 f'opaque="{secrets.token_hex(8)}"'
             )
-        handler.reply(401, b"authentication required", headers)
+        handler.reply(401, self.auth.challenge_body, headers)
 
 
 # -- the webhook receiver ------------------------------------------------------------------

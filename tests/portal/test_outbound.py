@@ -239,6 +239,14 @@ def test_callers_cannot_set_host_or_framing_headers(served):
     assert seen.body == b"12345"
 
 
+def test_a_header_that_would_split_the_request_is_refused(served):
+    with pytest.raises(Refused):
+        get(served.url("/echo"), headers={"X-Robot": "r2\r\nX-Injected: 1"})
+    with pytest.raises(Refused):
+        get(served.url("/echo"), headers={"X-Bad\r\nName": "1"})
+    assert served.requests == []
+
+
 def test_an_error_status_is_a_response_not_an_exception(served):
     response = get(served.url("/error"))
     assert (response.status, response.ok, response.body) == (500, False, b"boom")
@@ -353,6 +361,17 @@ def test_digest_challenge_round_trip_uses_the_address_checked_once(names, allow)
         assert names.calls == ["docs.example"]
         assert len(server.requests) == 2
         assert elsewhere.connections == 0
+
+
+def test_a_digest_challenge_is_read_within_the_size_limit():
+    auth = ServerAuth("digest", "robot", "secret", challenge_body=b"x" * 200_000)
+    with DocumentServer(auth=auth) as server:
+        server.add("/doc.pdf", PDF)
+        credentials = Credentials(username="robot", password="secret", mode="digest")
+
+        with pytest.raises(TooLarge):
+            get(server.url("/doc.pdf"), auth=credentials, max_bytes=100_000)
+        assert get(server.url("/doc.pdf"), auth=credentials, max_bytes=200_000).body == PDF
 
 
 def test_credentials_do_not_show_their_secrets():
@@ -569,6 +588,12 @@ def test_a_redirect_out_of_http_is_refused(served):
         get(served.url("/to-file"), redirects=1)
     with pytest.raises(Refused, match="credentials"):
         get(served.url("/to-userinfo"), redirects=1)
+
+
+def test_a_redirect_to_a_malformed_url_is_refused(served):
+    served.redirect("/malformed", "http://[::1/doc.pdf")
+    with pytest.raises(BadRedirect, match="invalid URL"):
+        get(served.url("/malformed"), redirects=1)
 
 
 def test_see_other_turns_a_post_into_a_get_and_307_keeps_it(served):
