@@ -699,8 +699,9 @@ def _exchange(
                 following = _parse(next_url)
                 if not _same_origin(target, following):
                     raise BadRedirect(
-                        f"{target.host} redirected to another host ({following.host}); "
-                        "only same-host redirects are followed"
+                        f"{target.host} redirected to another host or port "
+                        f"({following.host}:{following.port}); only same-host redirects "
+                        "are followed"
                     )
                 hops += 1
                 if status == 303 or (status in (301, 302) and method == "POST"):
