@@ -22,9 +22,10 @@ def main() -> int:
 
     call_command("migrate", verbosity=0)
 
-    from bench import api_auth
+    from bench import api_auth, signing
 
     api_auth.run()
+    signing.run()
     return 0
 
 
