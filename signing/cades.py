@@ -75,14 +75,17 @@ async def async_sign_cades(
     existing = read_signed_data(content_or_p7m)
     try:
         if existing is None:
-            info = await signer.async_sign_general_data(
-                content_or_p7m, DIGEST, detached=False, use_cades=True, timestamper=timestamper
-            )
-            return info.dump()
-        content = encapsulated_content(existing)
-        econtent_type = existing["encap_content_info"]["content_type"].native
-        if econtent_type != "data":
-            raise UnreadableDocument(f"the .p7m carries {econtent_type}, not a file")
+            content = content_or_p7m
+            econtent_type = "data"
+        else:
+            content = encapsulated_content(existing)
+            econtent_type = existing["encap_content_info"]["content_type"].native
+            if econtent_type != "data":
+                raise UnreadableDocument(f"the .p7m carries {econtent_type}, not a file")
+        # Signed detached, enveloped below: the SignerInfo is the same either
+        # way (it signs the content's digest), and the envelope is then written
+        # around the content in one pass instead of asn1crypto copying it at
+        # every nesting level (four times the document in memory).
         new = await signer.async_sign_general_data(
             content, DIGEST, detached=True, use_cades=True, timestamper=timestamper
         )
@@ -90,10 +93,16 @@ async def async_sign_cades(
         raise
     except Exception as exc:  # TSA down or refusing, key unusable, ...
         raise SignatureFailed(f"the signature could not be completed: {exc}") from exc
-    return _cosign(existing, new["content"]).dump()
+    signed_data = new["content"]
+    if existing is not None:
+        signed_data = _cosigned(existing, signed_data)
+    return _envelope(signed_data, content)
 
 
-def _cosign(existing: cms.SignedData, new: cms.SignedData) -> cms.ContentInfo:
+def _cosigned(existing: cms.SignedData, new: cms.SignedData) -> cms.SignedData:
+    """The SignedData of both, without content: every SignerInfo, the
+    certificates and digest algorithms of both, each once."""
+
     def unique(items):
         seen, result = set(), []
         for item in items:
@@ -108,7 +117,7 @@ def _cosign(existing: cms.SignedData, new: cms.SignedData) -> cms.ContentInfo:
         "digest_algorithms": unique(
             list(existing["digest_algorithms"]) + list(new["digest_algorithms"])
         ),
-        "encap_content_info": existing["encap_content_info"],
+        "encap_content_info": {"content_type": existing["encap_content_info"]["content_type"]},
         "certificates": unique(
             list(existing["certificates"] or []) + list(new["certificates"] or [])
         ),
@@ -116,7 +125,39 @@ def _cosign(existing: cms.SignedData, new: cms.SignedData) -> cms.ContentInfo:
     }
     if existing["crls"].native:
         fields["crls"] = existing["crls"]
-    return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(fields)})
+    return cms.SignedData(fields)
+
+
+def _header(tag: int, length: int) -> bytes:
+    """A DER tag and definite length."""
+    if length < 0x80:
+        return bytes([tag, length])
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size
+
+
+def _envelope(signed_data: cms.SignedData, content: bytes) -> bytes:
+    """ContentInfo(SignedData) DER with `content` encapsulated, built around the
+    content: SignedData's own fields come from asn1crypto, already encoded."""
+    econtent_type = signed_data["encap_content_info"]["content_type"].dump()
+    octets = _header(0x04, len(content))
+    explicit = _header(0xA0, len(octets) + len(content))
+    eci_body = len(econtent_type) + len(explicit) + len(octets) + len(content)
+    eci = [_header(0x30, eci_body), econtent_type, explicit, octets]
+    before = [signed_data["version"].dump(), signed_data["digest_algorithms"].dump()]
+    after = [
+        signed_data[name].dump()
+        for name in ("certificates", "crls")
+        if signed_data[name].native is not None
+    ] + [signed_data["signer_infos"].dump()]
+    sd_body = sum(map(len, before)) + sum(map(len, eci)) + len(content) + sum(map(len, after))
+    sd_header = _header(0x30, sd_body)
+    content_type = cms.ContentType("signed_data").dump()
+    wrapper = _header(0xA0, len(sd_header) + sd_body)
+    total = len(content_type) + len(wrapper) + len(sd_header) + sd_body
+    return b"".join(
+        [_header(0x30, total), content_type, wrapper, sd_header, *before, *eci, content, *after]
+    )
 
 
 def sign_cades(
