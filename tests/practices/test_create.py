@@ -173,3 +173,26 @@ def test_document_uri_makes_a_waiting_dst_and_schedules_the_fetch(
     assert "document_uri_options" not in dst["documents"][0]
     assert b"A12345678z" not in bytes(document.sealed_uri_options)
     assert not Revision.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "metadata, disabled",
+    [
+        ({"studio_email_disabled": True}, True),
+        ({"studio-email_disabled": True}, True),
+        ({"studio-email_disabled": False}, False),
+        ({}, False),
+    ],
+)
+def test_both_spellings_of_studio_email_disabled(admin_api, metadata, disabled):
+    dst = admin_api.post(url(), dst_body(metadata=metadata)).json()["data"]
+
+    assert Practice.objects.get(pk=dst["id"]).email_disabled is disabled
+    assert dst["metadata"] == metadata
+
+
+def test_not_after_is_kept(admin_api):
+    dst = admin_api.post(url(), dst_body(not_after="2099-01-01T10:00:00+02:00")).json()["data"]
+
+    assert dst["not_after"] == "2099-01-01T08:00:00Z"
+    assert Practice.objects.get(pk=dst["id"]).not_after.isoformat() == "2099-01-01T08:00:00+00:00"

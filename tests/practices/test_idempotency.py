@@ -42,8 +42,8 @@ def test_the_same_key_with_another_body_is_422(admin_api):
 
     assert other.status_code == 422
     assert error_of(other).startswith("Idempotency-Key : ")
-    assert list(Practice.objects.values_list("id", flat=True)) == [
-        __import__("uuid").UUID(first.json()["data"]["id"])
+    assert [str(pk) for pk in Practice.objects.values_list("id", flat=True)] == [
+        first.json()["data"]["id"]
     ]
 
 
@@ -81,3 +81,32 @@ def test_an_overlong_key_is_refused(admin_api):
     assert response.status_code == 400
     assert error_of(response).startswith("Idempotency-Key : ")
     assert not Practice.objects.exists()
+
+
+def test_a_retry_that_loses_the_race_answers_the_winners_dst(admin_api, monkeypatch, settings):
+    """Both requests looked before either had written: the unique constraint
+    stops the second, which then answers the first's DST and leaves no file."""
+    from pathlib import Path
+
+    from practices import services
+
+    winner = _create(admin_api, dst_body(), "raced").json()["data"]["id"]
+    real_earlier = services._earlier
+    calls = []
+
+    def earlier(*args):
+        calls.append(args[1])
+        # The first look happens before the winner committed: it sees nothing.
+        return None if len(calls) == 1 else real_earlier(*args)
+
+    monkeypatch.setattr(services, "practice_idempotent_earlier", lambda **kwargs: None)
+    monkeypatch.setattr(services, "_earlier", earlier)
+
+    retry = _create(admin_api, dst_body(), "raced")
+
+    assert retry.status_code == 201
+    assert retry.json()["data"]["id"] == winner
+    assert calls == ["raced", "raced"]
+    assert Practice.objects.count() == 1
+    files = [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    assert files == [Path(Revision.objects.get().file.path)]
