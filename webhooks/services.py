@@ -13,8 +13,12 @@ lease that runs out, and the delivery is sent again under the same `webhook-id`
 (at least once; receivers dedupe on the id).
 """
 
+import contextlib
 import json
 import logging
+import os
+import queue
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ from django.utils import timezone
 from accounts import credentials as robot_credentials
 from accounts.models import RobotConfiguration, User
 from accounts.services import robot_configuration_read
+from portal import outbound
 from webhooks import signatures
 from webhooks.models import Attempt, Delivery, StreamCounter
 
@@ -84,7 +89,7 @@ def delivery_enqueue(*, robot: User, stream: str, body: dict) -> Delivery | None
         delivery = Delivery.objects.create(
             robot=robot, stream=stream, sequence=_sequence_next(stream), body=text
         )
-    transaction.on_commit(lambda: stream_kick(stream=stream), robust=True)
+    transaction.on_commit(lambda: stream_kick_soon(stream=stream), robust=True)
     return delivery
 
 
@@ -100,6 +105,46 @@ def stream_kick(*, stream: str) -> None:
         tasks.deliver_stream.apply_async((stream,), retry=False)
     except Exception as exc:  # the broker being down must not fail the caller
         logger.warning("webhook stream %s not kicked (%s); the sweep will send it", stream, exc)
+
+
+class _Kicker:
+    """Kicks streams from a background thread, so that a slow or unreachable
+    broker (redis-py waits seconds before giving up a connection) never holds
+    up the request that committed the change. A kick lost with the process is
+    made up for by the sweep."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def kick(self, stream: str) -> None:
+        self._queue.put(stream)
+        with self._lock:
+            # A forked child (a web or pool worker) has the queue but not the thread.
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="webhook-kicker", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            streams = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(streams) < SWEEP_LIMIT:
+                    streams.append(self._queue.get_nowait())
+            for stream in dict.fromkeys(streams):
+                stream_kick(stream=stream)
+
+
+_kicker = _Kicker()
+
+
+def stream_kick_soon(*, stream: str) -> None:
+    _kicker.kick(stream)
 
 
 # Sending
@@ -181,8 +226,6 @@ class _Result:
 
 
 def _outbound_credentials(authentication: dict):
-    from portal import outbound
-
     username = authentication.get("username") or ""
     cert = robot_credentials.pem_text(authentication.get("clientCert") or "")
     key = robot_credentials.pem_text(authentication.get("clientKey") or "")
@@ -217,8 +260,6 @@ def _error_text(exc: Exception) -> str:
 
 
 def _send(delivery: Delivery) -> _Result:
-    from portal import outbound
-
     try:
         config = robot_configuration_read(robot=delivery.robot)
     except RobotConfiguration.DoesNotExist:
@@ -376,5 +417,5 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
             ]
         )
         stream = delivery.stream
-        transaction.on_commit(lambda: stream_kick(stream=stream), robust=True)
+        transaction.on_commit(lambda: stream_kick_soon(stream=stream), robust=True)
     return delivery

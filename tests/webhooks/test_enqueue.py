@@ -1,6 +1,8 @@
 """The outbox is written in the caller's transaction, in order, once per robot URL."""
 
 import json
+import threading
+import time
 
 import pytest
 from django.db import transaction
@@ -51,9 +53,23 @@ def test_the_sender_is_kicked_only_after_commit(
 ):
     configure(robot)
     kicked = []
-    monkeypatch.setattr(services, "stream_kick", lambda *, stream: kicked.append(stream))
+    monkeypatch.setattr(services, "stream_kick_soon", lambda *, stream: kicked.append(stream))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.delivery_enqueue(robot=robot, stream="dst-9", body={})
         assert kicked == []
     assert len(callbacks) == 1
     assert kicked == ["dst-9"]
+
+
+def test_a_slow_broker_never_holds_up_the_caller(monkeypatch):
+    kicked = threading.Event()
+
+    def slow_kick(*, stream):
+        time.sleep(1)
+        kicked.set()
+
+    monkeypatch.setattr(services, "stream_kick", slow_kick)
+    started = time.monotonic()
+    services.stream_kick_soon(stream="dst-slow")
+    assert time.monotonic() - started < 0.2
+    assert kicked.wait(5)
