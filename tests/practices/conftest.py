@@ -5,6 +5,7 @@ import copy
 
 import pytest
 
+from tests.integration import *  # noqa: F403
 from tests.signing.pdfs import A4, encrypted_pdf, simple_pdf
 
 __all__ = ["A4", "encrypted_pdf", "simple_pdf"]
