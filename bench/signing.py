@@ -37,7 +37,7 @@ from signing.pki import CertificateAuthority, Profile, Subject
 from signing.signers import to_asn1
 from signing.tsa import TimeStampAuthority
 
-ROUNDS = {"1 page": 40, "10 MB": 12}
+ROUNDS = {"1 page": 60, "10 MB": 16}
 # What the baseline reserves: the smallest round figure that fits each level
 # (see signing.pades for the measured sizes).
 BASELINE_RESERVED = {"B-B": 8192, "B-T": 12288, "B-LTA": 12288}
