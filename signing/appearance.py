@@ -14,6 +14,7 @@ embedded DejaVu Sans, aligned on its own, and the whole text is shrunk until
 it fits the box (text never wraps: lines are the caller's).
 """
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ try:
     DISPLAY_TZ = ZoneInfo("Europe/Rome")
 except ZoneInfoNotFoundError:  # pragma: no cover - a system without tzdata
     DISPLAY_TZ = ZoneInfo("UTC")
+
+# fontTools narrates every subset it makes (thirty INFO lines per visible
+# signature); its warnings still get through.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 _NUMBER = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([A-Za-z]*)\s*$")
 _RECT = re.compile(r"^\s*rect\s*:(.*)$", re.IGNORECASE | re.DOTALL)
