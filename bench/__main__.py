@@ -22,10 +22,11 @@ def main() -> int:
 
     call_command("migrate", verbosity=0)
 
-    from bench import api_auth, signing
+    from bench import api_auth, signing, webhooks
 
     api_auth.run()
     signing.run()
+    webhooks.run()
     return 0
 
 
