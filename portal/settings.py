@@ -175,6 +175,7 @@ REFRESH_TOKEN_LIFETIME = env.int("REFRESH_TOKEN_LIFETIME", default=30 * 24 * 360
 RATE_LIMITS = {
     "token": (env.int("RATE_LIMIT_TOKEN", default=20), 60),
     "password": (env.int("RATE_LIMIT_PASSWORD", default=5), 300),
+    "validate": (env.int("RATE_LIMIT_VALIDATE", default=30), 60),
 }
 
 LANGUAGE_CODE = "it"

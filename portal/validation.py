@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods
 from ninja import File, Router
 from ninja.files import UploadedFile
 
-from portal import trust
-from portal.errors import ApiError
+from portal import ratelimit, trust
+from portal.errors import ApiError, too_many_requests
 from signing.errors import DEFAULT_MAX_BYTES
 from signing.validate import Report, validate
 
@@ -37,6 +37,11 @@ def validate_upload(data: bytes) -> Report:
     )
 
 
+def _throttled(request: HttpRequest) -> int | None:
+    """Validation costs CPU and needs no account: limit it per client address."""
+    return ratelimit.hit(scope="validate", key=ratelimit.client_address(request))
+
+
 def _read(upload) -> bytes | None:
     """The upload's bytes, or None when it is over the limit (checked before reading)."""
     limit = max_bytes()
@@ -48,6 +53,9 @@ def _read(upload) -> bytes | None:
 
 @router.post("/validate", auth=None, summary="Validate the signatures of a PDF or .p7m")
 def validate_api(request: HttpRequest, file: UploadedFile | None = File(None)):  # noqa: B008
+    wait = _throttled(request)
+    if wait:
+        raise too_many_requests(wait)
     if file is None:
         raise ApiError(400, "ValidationError", "a PDF or .p7m file is required", "file")
     data = _read(file)
@@ -67,7 +75,10 @@ def validate_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         upload = request.FILES.get("file")
         data = _read(upload) if upload is not None else b""
-        if data is None:
+        if _throttled(request):
+            context["problem"] = "throttled"
+            status = 429
+        elif data is None:
             context["problem"] = "too_large"
             status = 400
         elif not data:

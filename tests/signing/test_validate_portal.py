@@ -146,3 +146,17 @@ def test_verify_json_and_exit_1_when_not_valid(portal_pki, tmp_path, capsys):
     assert exited.value.code == 1
     body = json.loads(capsys.readouterr().out)
     assert body["valid"] is False and body["signatures"] == []
+
+
+def test_validation_is_rate_limited_per_address(client, settings, portal_pki):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "validate": (2, 60)}
+
+    def upload():
+        return {"file": SimpleUploadedFile("x.pdf", pdfs.simple_pdf())}
+
+    codes = [client.post("/api/v1/validate", upload()).status_code for _ in range(3)]
+    page = client.post("/validate", upload())
+
+    assert codes == [200, 200, 429]
+    assert page.status_code == 429
+    assert b"Too many validations" in page.content or b"Troppe" in page.content
