@@ -332,8 +332,9 @@ def _emit_pending(
 
 
 def _locked(practice: Practice) -> Practice:
+    # Only the practice's row: the organization and the creator stay unlocked.
     return (
-        Practice.objects.select_for_update()
+        Practice.objects.select_for_update(of=("self",))
         .select_related("organization", "created_by")
         .get(pk=practice.pk)
     )

@@ -7,13 +7,14 @@ the path must be the caller's own organization.
 """
 
 import uuid
+from typing import Annotated
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import FileResponse, HttpRequest, JsonResponse
 from ninja import Query, Router
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from accounts.models import Role, User
 from portal.errors import AccessDenied, ApiError
@@ -207,8 +208,12 @@ def _created(practice: Practice, slug: str, *, replayed: bool) -> JsonResponse:
     return answer
 
 
+def _blank_is_none(value):
+    return None if value == "" else value
+
+
 class ListQuery(BaseModel):
-    status: Practice.Status | None = None
+    status: Annotated[Practice.Status | None, BeforeValidator(_blank_is_none)] = None
     page: int = Field(1, ge=1, le=1_000_000)
     page_size: int = Field(20, ge=1, le=100)
 

@@ -1,5 +1,6 @@
-"""Through real processes: concurrent creates on a shared database file, and a
-document fetched by a real Celery worker from a loopback server."""
+"""Through real processes: concurrent creates on a shared database (a SQLite
+file, or PostgreSQL: see test_postgresql.py), and a document fetched by a real
+Celery worker from a loopback server."""
 
 import threading
 import time
@@ -15,6 +16,7 @@ from tests.practices.conftest import PDF, dst_body, url
 from tests.servers import DocumentServer
 
 
+@pytest.mark.integration
 def test_concurrent_retries_with_one_key_make_one_dst(integration_db, admin):
     """Four clients send the same create with the same Idempotency-Key at once,
     each on its own database connection: one DST, and every answer is it."""

@@ -83,6 +83,12 @@ def test_bad_query_is_400_naming_the_parameter(admin_api, query, field):
     assert response.json()["meta"]["error_message"].startswith(f"{field} : ")
 
 
+def test_an_empty_status_means_every_status(admin_api):
+    _make(admin_api, 2)
+
+    assert admin_api.get(url(), {"status": ""}).json()["pagination"]["count"] == 2
+
+
 def test_page_beyond_the_end_is_empty(admin_api):
     _make(admin_api, 1)
 
