@@ -475,12 +475,7 @@ def _checked(document: Document, data: bytes) -> None:
     try:
         info = check_document_bytes(data, family=document.family, path="document")
     except InvalidField as exc:
-        reason = (
-            Practice.Reason.PROTECTED_DOCUMENT
-            if "encrypted" in exc.message
-            else Practice.Reason.INVALID_DOCUMENT
-        )
-        raise FetchFailed(reason, exc.message) from exc
+        raise FetchFailed(exc.reason, exc.message) from exc
     if info is not None:
         misplaced = recheck_placements(list(document.requests.all()), info)
         if misplaced is not None:

@@ -10,7 +10,6 @@ Nothing is written before every rule has passed.
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,10 +36,14 @@ _UNBOUNDED_BOX = (0.0, 0.0, float("inf"), float("inf"))
 
 
 class InvalidField(Exception):
-    def __init__(self, path: str, message: str):
+    """A broken rule. `reason` is what a fetched document failing it cancels the
+    practice with."""
+
+    def __init__(self, path: str, message: str, *, reason: str = "INVALID_DOCUMENT"):
         super().__init__(f"{path} : {message}")
         self.path = path
         self.message = message
+        self.reason = reason
 
 
 class _AnyPages(Sequence):
@@ -78,10 +81,6 @@ class CheckedDocument:
     family: str
     data: bytes | None  # the inline document; None when it is to be fetched
     requests: list[CheckedRequest] = field(default_factory=list)
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest() if self.data is not None else ""
 
 
 @dataclass
@@ -195,7 +194,9 @@ def check_document_bytes(data: bytes, *, family: str, path: str) -> PdfInfo | No
             return None
         return pdf_documents.check_pdf(data, max_bytes=limit)
     except EncryptedDocument as exc:
-        raise InvalidField(path, "The PDF is encrypted (PROTECTED_DOCUMENT)") from exc
+        raise InvalidField(
+            path, "The PDF is encrypted (PROTECTED_DOCUMENT)", reason="PROTECTED_DOCUMENT"
+        ) from exc
     except DocumentTooLarge as exc:
         raise InvalidField(path, f"The document is over the limit of {limit} bytes") from exc
     except UnreadableDocument as exc:
@@ -264,16 +265,14 @@ def check_where(where: WhereIn | Mapping | None, info: PdfInfo, path: str) -> di
     return value
 
 
-def recheck_placements(
-    requests: Sequence, info: PdfInfo, prefix: str = "where"
-) -> tuple[object, str] | None:
+def recheck_placements(requests: Sequence, info: PdfInfo) -> tuple[object, str] | None:
     """After a fetch: the first request whose `where` (or a clause's) does not
     fit the document, with the reason; None when all fit."""
     for request in requests:
         try:
-            check_where(request.where, info, prefix)
-            for clause in request.clauses or []:
-                check_where(clause.get("where"), info, prefix)
+            check_where(request.where, info, "where")
+            for index, clause in enumerate(request.clauses or []):
+                check_where(clause.get("where"), info, f"clauses.{index}.where")
         except InvalidField as exc:
             return request, f"{exc.path} : {exc.message}"
     return None

@@ -58,19 +58,8 @@ def url(slug: str = "acme", tail: str = "") -> str:
 
 
 @pytest.fixture
-def client_of(api_as):
-    """client_of(user) -> an ApiClient with that user's token."""
-    return api_as
-
-
-@pytest.fixture
 def admin_api(admin, api_as):
     return api_as(admin)
-
-
-@pytest.fixture
-def robot_api(robot, api_as):
-    return api_as(robot)
 
 
 def error_of(response) -> str:
