@@ -3,6 +3,7 @@
 import json
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -94,11 +95,17 @@ def _http_error(request, exc: HttpError):
         error = errors.ApiError(
             415, "UnsupportedMediaType", "Content-Type must be application/json"
         )
+
     elif exc.status_code == 400:
         error = errors.ApiError(400, "BadArgument", "The body is not valid JSON")
     else:
         error = errors.ApiError(exc.status_code, "Error", str(exc))
     return errors.render(request, error)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):
+    return errors.render(request, errors.ApiError(413, "PayloadTooLarge", "The body is too large"))
 
 
 @api.exception_handler(Http404)

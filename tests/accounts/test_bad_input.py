@@ -114,6 +114,15 @@ def test_unreadable_bodies(admin, api_as, body, content_type, status):
     assert User.objects.count() == 1
 
 
+def test_a_body_over_the_upload_limit_is_413(admin, api_as, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = api_as(admin).post("/api/users", {"user": {"username": "x", "name": "y" * 2000}})
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "PayloadTooLarge"
+
+
 def test_unknown_api_path_is_json_404(admin, api_as):
     response = api_as(admin).get("/api/nothing-here")
 
