@@ -114,6 +114,32 @@ def issue(
     )
 
 
+# A certificate is reused until this close to its end, so a signature never
+# lands on one that expires while it is being validated.
+REUSE_MARGIN = timedelta(days=1)
+
+
+def certificate_for(*, profile: Profile | str, subject: Subject, owner: str) -> IssuedCertificate:
+    """The signer's certificate of this profile: the one already issued to `owner`
+    while it is valid and unrevoked (advanced and qualified identities keep
+    their key), else a new one. One-time certificates are always new."""
+    profile = Profile(profile)
+    if profile != Profile.ONE_TIME:
+        current = (
+            IssuedCertificate.objects.filter(
+                profile=profile.value,
+                owner=owner,
+                revoked_at__isnull=True,
+                not_after__gt=timezone.now() + REUSE_MARGIN,
+            )
+            .order_by("-issued_at")
+            .first()
+        )
+        if current is not None:
+            return current
+    return issue(profile=profile, subject=subject, owner=owner)
+
+
 def signer(row: IssuedCertificate) -> HandleSigner:
     """A pyHanko signer for a registered certificate, its key loaded for its owner."""
     return authority().signer(row.certificate, bytes(row.key_reference), owner=row.owner)

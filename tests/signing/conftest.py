@@ -39,3 +39,17 @@ def live_pki(live_server, transactional_db, settings, tmp_path):
     trust.reset()
     yield trust.authority()
     trust.reset()
+
+
+@pytest.fixture
+def portal_pki(db, settings, tmp_path):
+    """The portal's own PKI (portal.trust) in a temporary directory, offline URLs."""
+    from portal import trust
+
+    settings.BASE_URL = OFFLINE_BASE_URL
+    settings.PKI_DIR = tmp_path / "pki"
+    settings.TSA_URL = ""
+    settings.KEY_BACKEND = "file"
+    trust.reset()
+    yield trust.authority()
+    trust.reset()

@@ -12,18 +12,6 @@ from signing.cades import sign_cades
 from signing.pades import sign_pdf
 from signing.pki import Profile, Subject
 from tests.signing import pdfs
-from tests.signing.conftest import OFFLINE_BASE_URL
-
-
-@pytest.fixture
-def portal_pki(db, settings, tmp_path):
-    settings.BASE_URL = OFFLINE_BASE_URL
-    settings.PKI_DIR = tmp_path / "pki"
-    settings.TSA_URL = ""
-    settings.KEY_BACKEND = "file"
-    trust.reset()
-    yield trust.authority()
-    trust.reset()
 
 
 @pytest.fixture
