@@ -142,9 +142,7 @@ def test_two_processes_starting_together_make_one_ca(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env
-        )
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
         for _ in range(3)
     ]
     serials = {process.communicate(timeout=60)[0].strip() for process in processes}
