@@ -11,9 +11,11 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests use, each with a command that shows it is there:
 # chromium (browser tests), poppler-utils (pdfsig, pdftoppm), qpdf,
 # libnss3-tools (certutil), gettext (msgfmt for compilemessages), openssl
-# (cms and ts cross-checks), softhsm2 (the PKCS#11 key store's tests).
+# (cms and ts cross-checks), softhsm2 (the PKCS#11 key store's tests),
+# postgresql (the integration tests run on PostgreSQL as well as SQLite).
 SYSTEM_PACKAGES := chromium:chromium poppler-utils:pdfsig qpdf:qpdf \
-	libnss3-tools:certutil gettext:msgfmt openssl:openssl softhsm2:softhsm2-util
+	libnss3-tools:certutil gettext:msgfmt openssl:openssl softhsm2:softhsm2-util \
+	postgresql:pg_ctlcluster
 
 .PHONY: help venv run test lint format bench messages system-packages
 
