@@ -48,6 +48,9 @@ class Delivery(models.Model):
     schedule_base = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # When the sweep last asked a worker for this delivery: it asks again only
+    # after a lease period, so a backlog does not pile up copies in the broker.
+    kicked_at = models.DateTimeField(null=True, blank=True)
     claim = models.UUIDField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=200, blank=True)

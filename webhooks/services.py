@@ -151,21 +151,29 @@ def stream_kick_soon(*, stream: str) -> None:
 
 
 def deliveries_due_dispatch(*, limit: int = SWEEP_LIMIT) -> int:
-    """Kick every stream whose head is due and not leased. Returns how many."""
+    """Kick every stream whose head is due and not leased. Returns how many.
+
+    A head the sweep has kicked is kicked again only after a lease period
+    without an attempt (the kick was lost, or waits behind a backlog): slow
+    receivers then cost one queued task per stream, not one per sweep.
+    """
     now = timezone.now()
+    lease = timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
     earlier = Delivery.objects.filter(
         stream=OuterRef("stream"), status=Status.PENDING, sequence__lt=OuterRef("sequence")
     )
-    streams = list(
+    heads = list(
         Delivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .filter(Q(kicked_at__isnull=True) | Q(kicked_at__lte=now - lease))
         .filter(~Exists(earlier))
         .order_by("next_attempt_at")
-        .values_list("stream", flat=True)[:limit]
+        .values_list("pk", "stream")[:limit]
     )
-    for stream in streams:
+    Delivery.objects.filter(pk__in=[pk for pk, _ in heads]).update(kicked_at=now)
+    for _, stream in heads:
         stream_kick(stream=stream)
-    return len(streams)
+    return len(heads)
 
 
 def stream_deliver(*, stream: str, batch: int = STREAM_BATCH) -> int:
@@ -337,6 +345,7 @@ def _record(
         "last_error": result.error[:200],
         "claimed_until": None,
         "claim": None,
+        "kicked_at": None,
     }
     if code is not None and 200 <= code < 300:
         changes.update(status=Status.DELIVERED, delivered_at=now, last_error="")
@@ -406,6 +415,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
         delivery.delivered_at = None
         delivery.claimed_until = None
         delivery.claim = None
+        delivery.kicked_at = None
         delivery.save(
             update_fields=[
                 "status",
@@ -414,6 +424,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
                 "delivered_at",
                 "claimed_until",
                 "claim",
+                "kicked_at",
             ]
         )
         stream = delivery.stream

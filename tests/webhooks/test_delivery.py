@@ -358,6 +358,24 @@ def test_the_sweep_kicks_only_due_unleased_stream_heads(hooked, receiver, monkey
     assert kicked == ["due"]
 
 
+def test_the_sweep_asks_again_only_after_a_lease_period(hooked, receiver, monkeypatch):
+    kicked = []
+    monkeypatch.setattr(services, "stream_kick", lambda *, stream: kicked.append(stream))
+    (delivery,) = enqueue(hooked)
+    assert services.deliveries_due_dispatch() == 1
+    # The task waits behind a backlog: the next sweeps do not queue copies.
+    assert services.deliveries_due_dispatch() == 0
+    Delivery.objects.filter(pk=delivery.pk).update(kicked_at=timezone.now() - timedelta(seconds=10))
+    assert services.deliveries_due_dispatch() == 1
+    # An attempt clears the mark: the retry is kicked as soon as it is due.
+    receiver.fail(times=1)
+    services.stream_deliver(stream="dst-1")
+    make_due(delivery)
+    assert reload(delivery).kicked_at is None
+    assert services.deliveries_due_dispatch() == 1
+    assert kicked == ["dst-1"] * 3
+
+
 # Redelivery
 
 

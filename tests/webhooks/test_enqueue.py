@@ -72,4 +72,4 @@ def test_a_slow_broker_never_holds_up_the_caller(monkeypatch):
     started = time.monotonic()
     services.stream_kick_soon(stream="dst-slow")
     assert time.monotonic() - started < 0.2
-    assert kicked.wait(5)
+    assert kicked.wait(15)
