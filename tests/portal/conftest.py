@@ -13,23 +13,15 @@ folder reuses them with
 in its conftest.py.
 """
 
-import base64
-import os
-import socket
 import subprocess
-import sys
-import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from celery import Celery
 
 from portal.celery import app as celery_app
 from portal.embedded_redis import EmbeddedRedis, free_loopback_port
+from tests.integration import CeleryWorker
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 WORKER_READY_TIMEOUT = 60.0
 
 
@@ -47,90 +39,21 @@ def redis_server(tmp_path_factory):
     server.stop()
 
 
-@dataclass
-class Worker:
-    hostname: str
-    process: subprocess.Popen
-    redis_url: str
-    var_dir: Path
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def _pinged(broker_url: str, hostname: str) -> bool:
-    probe = Celery("probe", broker=broker_url, set_as_current=False)
-    try:
-        return bool(probe.control.ping(destination=[hostname], timeout=0.5))
-    except Exception:
-        return False
-    finally:
-        probe.close()
-
-
 @pytest.fixture(scope="session")
 def celery_worker(redis_server, tmp_path_factory):
-    """A `celery -A portal worker` subprocess consuming from `redis_server`."""
-    from django.conf import settings
-
+    """A `celery -A portal worker` subprocess consuming from `redis_server`, with
+    its own VAR_DIR and SQLite file (tests/integration.py shares the test database
+    with a worker when a test needs that)."""
     var_dir = tmp_path_factory.mktemp("worker-var")
-    log_path = var_dir / "worker.log"
-    hostname = f"tests-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "VAR_DIR": str(var_dir),
-        "REDIS_URL": redis_server.url,
-        "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "KEK": base64.b64encode(settings.KEK).decode(),
-        "PYTHONUNBUFFERED": "1",
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "2",
-                "--hostname",
-                hostname,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    worker = Worker(hostname, process, redis_server.url, var_dir, log_path)
-    try:
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT
-        while not _pinged(redis_server.url, hostname):
-            if process.poll() is not None:
-                pytest.fail(f"the Celery worker exited with {process.returncode}:\n{worker.log()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the Celery worker did not answer a ping:\n{worker.log()}")
-            time.sleep(0.2)
-        yield worker
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    worker = CeleryWorker(
+        broker_url=redis_server.url,
+        database_url=f"sqlite:///{var_dir / 'db.sqlite3'}",
+        var_dir=var_dir,
+        beat=False,
+        concurrency=2,
+    ).start(ready_timeout=WORKER_READY_TIMEOUT)
+    yield worker
+    worker.stop()
 
 
 def _point_celery_at(broker_url: str) -> None:
