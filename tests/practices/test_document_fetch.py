@@ -275,12 +275,16 @@ def test_transient_failure_before_the_last_attempt_leaves_the_dst_waiting(admin_
     assert _practice(document).status == "waiting"
 
 
-def test_loopback_is_refused_unless_allowed_and_receives_nothing(admin_api, served, settings):
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "2130706433", "0177.0.0.1", "127.1"]
+)
+def test_loopback_is_refused_unless_allowed_and_receives_nothing(admin_api, served, settings, host):
     settings.OUTBOUND_ALLOWED_NETWORKS = []
-    document = _waiting(admin_api, served.url("/contract.pdf"))
+    document = _waiting(admin_api, f"http://{host}:{served.port}/contract.pdf")
 
     services.document_fetch(document=document)
 
+    assert served.connections == 0
     assert served.requests == []
     assert _practice(document).reason == "CANNOT_DOWNLOAD_DOCUMENT"
 
