@@ -184,6 +184,10 @@ class SignatureRequest(models.Model):
     decline_reason = models.CharField(max_length=1000, blank=True)
     decline_datetime = models.DateTimeField(null=True, blank=True)
     performed_at = models.DateTimeField(null=True, blank=True)
+    # When the email with the ticket went (its group unlocked) and the last
+    # reminder: practices.notifications sends each at most once per due time.
+    notified_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -314,6 +314,10 @@ def _schedule_fetch(document: Document) -> None:
 def _emit_pending(
     practice: Practice, documents: list[Document], requests: list[SignatureRequest]
 ) -> None:
+    from practices import notifications
+
+    for document in documents:
+        notifications.group_unlocked(document=document, group=0)
     if not practice.created_by.automatic:
         return
     slug = practice.organization.slug

@@ -21,3 +21,44 @@ def document_fetch(self, document_id: str) -> None:
         )
     except services.FetchFailed as exc:
         raise self.retry(exc=exc, countdown=FETCH_RETRY_DELAYS[self.request.retries]) from exc
+
+
+# --- signer emails and the lifecycle (practices.notifications, practices.lifecycle) ----
+
+
+@shared_task(bind=True, max_retries=5, acks_late=True)
+def group_notify(self, document_id: str, group: int) -> None:
+    from practices import notifications
+
+    document = Document.objects.filter(pk=document_id).first()
+    if document is None:
+        return
+    try:
+        notifications.group_notify(document=document, group=group)
+    except OSError as exc:  # the mail server: the claim was undone, try again
+        raise self.retry(exc=exc, countdown=60 * (self.request.retries + 1)) from exc
+
+
+@shared_task(bind=True, max_retries=3, acks_late=True)
+def practice_expired_notify(self, practice_id: str, request_ids: list[str]) -> None:
+    from practices import notifications
+    from practices.models import Practice
+
+    practice = Practice.objects.select_related("organization").filter(pk=practice_id).first()
+    if practice is None:
+        return
+    notifications.practice_expired_notify(practice=practice, request_ids=request_ids)
+
+
+@shared_task
+def practices_expire() -> int:
+    from practices import lifecycle
+
+    return lifecycle.practices_expire()
+
+
+@shared_task
+def reminders_send() -> int:
+    from practices import lifecycle
+
+    return lifecycle.reminders_send()

@@ -1,0 +1,130 @@
+"""Emails with the ticket: to a group's signers when it unlocks, in their language."""
+
+import pytest
+from django.core import mail
+
+from accounts import services as accounts_services
+from practices import notifications
+from practices.models import Practice, SignatureRequest
+from practices.services import ticket_read, ticket_url
+from tests.practices.conftest import dst_body, signature_request, url
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _eager(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_TASK_EAGER_PROPAGATES = True
+
+
+def _signer(email, first="Anna", last="Bianchi", **extra):
+    return signature_request(
+        signer={"email": email, "first_name": first, "last_name": last}, **extra
+    )
+
+
+def _create(api, body, capture):
+    with capture(execute=True):
+        response = api.post(url(), body)
+    assert response.status_code == 201, response.content
+    return Practice.objects.get(pk=response.json()["data"]["id"])
+
+
+def _two_groups(metadata=None):
+    return dst_body(
+        groups=[
+            [_signer("first@mail.com", "Primo", "Uno"), _signer("second@mail.com", where=None)],
+            [_signer("third@mail.com", "Terzo", "Tre", where={"page": 1})],
+        ],
+        metadata=metadata or {},
+    )
+
+
+def test_group_zero_gets_its_tickets_at_create(admin_api, django_capture_on_commit_callbacks):
+    practice = _create(admin_api, _two_groups(), django_capture_on_commit_callbacks)
+
+    assert sorted(m.to[0] for m in mail.outbox) == ["first@mail.com", "second@mail.com"]
+    first = SignatureRequest.objects.get(document__practice=practice, signer_email="first@mail.com")
+    [message] = [m for m in mail.outbox if m.to == ["first@mail.com"]]
+    assert ticket_url(ticket_read(request=first)) in message.body
+    assert "Titolo pratica" in message.subject
+    # The organization speaks Italian; the HTML alternative carries the same link.
+    assert "Primo Uno" in message.body and "ti chiede di firmare" in message.body
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html" and ticket_url(ticket_read(request=first)) in html
+    third = SignatureRequest.objects.get(document__practice=practice, group=1)
+    assert third.notified_at is None
+    assert first.notified_at is not None
+
+
+def test_a_signer_who_is_a_user_gets_the_email_in_their_language(
+    org, signer, admin_api, django_capture_on_commit_callbacks
+):
+    accounts_services.user_update(user=signer, language="en")
+    body = dst_body(groups=[[_signer("MRossi@acme.example"), _signer("x@mail.com")]], metadata={})
+
+    _create(admin_api, body, django_capture_on_commit_callbacks)
+
+    by_to = {m.to[0]: m for m in mail.outbox}
+    assert "Please sign" in by_to["MRossi@acme.example"].subject
+    assert "Hello Anna Bianchi" in by_to["MRossi@acme.example"].body
+    assert by_to["x@mail.com"].subject.startswith("Da firmare")
+
+
+def test_organization_language_when_the_signer_is_unknown(
+    org, admin_api, django_capture_on_commit_callbacks
+):
+    organization = org.organization
+    organization.language = "en"
+    organization.save(update_fields=["language"])
+
+    _create(admin_api, _two_groups(), django_capture_on_commit_callbacks)
+
+    assert all(m.subject.startswith("Please sign") for m in mail.outbox)
+
+
+@pytest.mark.parametrize("key", ["studio_email_disabled", "studio-email_disabled"])
+def test_no_email_when_studio_email_disabled(admin_api, django_capture_on_commit_callbacks, key):
+    practice = _create(
+        admin_api, _two_groups(metadata={key: True}), django_capture_on_commit_callbacks
+    )
+    document = practice.documents.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.group_unlocked(document=document, group=1)
+
+    assert mail.outbox == []
+    assert not SignatureRequest.objects.filter(notified_at__isnull=False).exists()
+
+
+def test_group_one_is_emailed_only_when_it_unlocks_and_only_once(
+    admin_api, django_capture_on_commit_callbacks
+):
+    practice = _create(admin_api, _two_groups(), django_capture_on_commit_callbacks)
+    document = practice.documents.get()
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.group_unlocked(document=document, group=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.group_unlocked(document=document, group=1)
+        notifications.group_unlocked(document=document, group=0)
+
+    assert [m.to for m in mail.outbox] == [["third@mail.com"]]
+    assert "Terzo Tre" in mail.outbox[0].body
+
+
+def test_nothing_is_sent_before_the_commit(admin_api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        admin_api.post(url(), _two_groups())
+
+    assert mail.outbox == []
+    assert callbacks
+
+
+def test_automatic_requests_get_no_email(admin_api, django_capture_on_commit_callbacks):
+    body = dst_body(groups=[[_signer("seal@mail.com", automatic=True)]], metadata={})
+
+    _create(admin_api, body, django_capture_on_commit_callbacks)
+
+    assert mail.outbox == []
