@@ -299,3 +299,12 @@ def document_download(request, slug: str, document_id: str):
         as_attachment=True,
         filename=name,
     )
+
+
+def _include_signatures() -> None:
+    from practices.api.signatures import router as signatures_router
+
+    router.add_router("", signatures_router)
+
+
+_include_signatures()

@@ -1,0 +1,56 @@
+"""The automatic seal (CONTRACT §5): POST /api/v1/{slug}/signatures/{id}/perform.
+
+A request created with `automatic: true` is signed by the organization's seal
+certificate when its creator (an admin, an instructor or a robot of the
+organization) asks; the answer is the DST, as retrieve shows it. Errors use the
+DST error body: 404 unknown, 403 not automatic or locked by an earlier group,
+409 already performed, 410 the DST is not pending.
+"""
+
+from ninja import Router
+
+from portal import trust
+from portal.errors import ApiError
+from practices import signatures
+from practices.api.dst import _actor, _answer, _audit_actor, _detailed, _uuid, dst_out
+from practices.models import SignatureRequest
+from signing.pki import Profile, Subject
+
+router = Router(tags=["Digital Signature Transactions"])
+
+
+def seal_certificate(organization):
+    """The organization's seal: issued on first use, then reused while valid."""
+    return trust.certificate_for(
+        profile=Profile.SEAL,
+        subject=Subject(common_name=organization.name, organization=organization.name),
+        owner=f"org:{organization.slug}",
+    )
+
+
+@router.post("/{slug}/signatures/{signature_id}/perform", summary="Apply an automatic signature")
+def signature_perform(request, slug: str, signature_id: str):
+    user = _actor(request, slug)
+    organization = user.organization
+    signature = (
+        SignatureRequest.objects.select_related("document")
+        .filter(
+            pk=_uuid(signature_id, "id", "signature"),
+            document__practice__organization=organization,
+        )
+        .first()
+    )
+    if signature is None:
+        raise ApiError(404, "NotFound", f"No signature {signature_id}", "id")
+    if not signature.automatic:
+        raise ApiError(403, "Forbidden", "This signature is not automatic", "automatic")
+    try:
+        signatures.signature_apply(
+            request=signature,
+            certificate=seal_certificate(organization),
+            actor=_audit_actor(request, user),
+        )
+    except signatures.SignatureRefused as exc:
+        raise ApiError(exc.status, exc.error_type, exc.message, exc.field) from exc
+    practice = _detailed(organization, signature.document.practice_id)
+    return _answer(200, dst_out(practice, slug))

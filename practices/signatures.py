@@ -1,0 +1,356 @@
+"""Applying a signature: the one way a signature lands on a document.
+
+The organization's automatic seal (POST .../signatures/{id}/perform) and the
+signer's ticket flow both end here. Everything happens in one transaction with
+the document's row locked (on SQLite the IMMEDIATE transaction serialises the
+writers), so parallel signers of one group never sign the same revision twice
+and never overwrite each other: the new revision, the request's status, the
+audit events and the webhook rows commit together, or not at all.
+"""
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp as x509_ocsp
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from portal import trust
+from portal.models import IssuedCertificate
+from practices import events
+from practices.audit import Actor, audit_append
+from practices.models import Document, Practice, Revision, SignatureRequest, revision_path
+from signing.errors import DEFAULT_MAX_BYTES, EngineError, PlacementError
+
+logger = logging.getLogger(__name__)
+
+PADES_LEVELS = {"pades-bes": "B-B", "pades-t": "B-T", "pades-lt": "B-LT", "pades-lta": "B-LTA"}
+CADES_LEVELS = {"cades-bes": "B-B", "cades-t": "B-T"}
+P7M = "application/pkcs7-mime"
+PDF = "application/pdf"
+
+
+class SignatureRefused(Exception):
+    """Why a signature cannot be applied; `status`, `error_type` and `field`
+    are what the API answers (CONTRACT §5, §7)."""
+
+    status = 400
+    error_type = "ValidationError"
+    field = "status"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class PracticeNotPending(SignatureRefused):
+    """The DST is waiting, performed, cancelled or expired."""
+
+    status = 410
+    error_type = "Gone"
+
+
+class RequestNotPending(SignatureRefused):
+    """The request was already signed, declined, cancelled or expired."""
+
+    status = 409
+    error_type = "Conflict"
+
+
+class RequestLocked(SignatureRefused):
+    """An earlier group of the same document has not signed yet."""
+
+    status = 403
+    error_type = "Forbidden"
+    field = "group"
+
+
+class ClauseMissing(SignatureRefused):
+    """A required clause was not accepted."""
+
+    status = 400
+    error_type = "ValidationError"
+    field = "accepted_clauses"
+
+
+class SigningFailed(SignatureRefused):
+    """The engine could not sign (TSA down, bad placement, broken document):
+    nothing was stored and the request stays pending."""
+
+    status = 502
+    error_type = "SignatureFailed"
+    field = "document"
+
+    def __init__(self, message: str, *, placement: bool = False):
+        super().__init__(message)
+        if placement:
+            self.status = 400
+            self.error_type = "ValidationError"
+            self.field = "where"
+
+
+def signature_apply(
+    *,
+    request: SignatureRequest,
+    certificate: IssuedCertificate,
+    actor: Actor,
+    accepted_clauses: Iterable[int | str] = (),
+    image: bytes | None = None,
+) -> SignatureRequest:
+    """Sign `request`'s document with `certificate` as a new revision and mark
+    the request performed; when it was the last one, the practice is performed.
+
+    Raises PracticeNotPending, RequestNotPending, RequestLocked, ClauseMissing
+    or SigningFailed; on any of them nothing changes.
+    """
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            signed = _apply(
+                request=request,
+                certificate=certificate,
+                actor=actor,
+                accepted=[str(c) for c in accepted_clauses],
+                image=image,
+                written=written,
+            )
+    except BaseException:
+        for name in written:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                logger.warning("could not remove %s after a rollback", name)
+        raise
+    return signed
+
+
+def _apply(
+    *,
+    request: SignatureRequest,
+    certificate: IssuedCertificate,
+    actor: Actor,
+    accepted: list[str],
+    image: bytes | None,
+    written: list[str],
+) -> SignatureRequest:
+    document = (
+        Document.objects.select_for_update(of=("self",))
+        .select_related("practice__organization", "practice__created_by")
+        .get(pk=request.document_id)
+    )
+    practice = document.practice
+    if practice.status != Practice.Status.PENDING:
+        raise PracticeNotPending(f"The signature transaction is {practice.status}")
+    request = SignatureRequest.objects.get(pk=request.pk)
+    if request.status != SignatureRequest.Status.PENDING:
+        raise RequestNotPending(f"The signature is already {request.status}")
+    earlier = SignatureRequest.objects.filter(document=document, group__lt=request.group).exclude(
+        status=SignatureRequest.Status.PERFORMED
+    )
+    if earlier.exists():
+        raise RequestLocked("An earlier group has not signed this document yet")
+    missing = [
+        c["id"] for c in request.clauses or [] if c.get("required") and str(c["id"]) not in accepted
+    ]
+    if missing:
+        raise ClauseMissing(f"Required clauses not accepted: {', '.join(map(str, missing))}")
+
+    latest = Revision.objects.filter(document=document).order_by("-number").first()
+    if latest is None:
+        raise PracticeNotPending("The document has not been received yet")
+    with latest.file.open("rb") as handle:
+        data = handle.read()
+    signed_at = datetime.now(UTC)
+    signed, content_type = _sign(
+        data,
+        request=request,
+        certificate=certificate,
+        first=latest.number == 0,
+        image=image,
+        signed_at=signed_at,
+    )
+
+    # The practice row holds the audit chain; a cancel may have landed while
+    # the engine worked, so its status is read again under the lock.
+    practice = (
+        Practice.objects.select_for_update(of=("self",))
+        .select_related("organization", "created_by")
+        .get(pk=practice.pk)
+    )
+    if practice.status != Practice.Status.PENDING:
+        raise PracticeNotPending(f"The signature transaction is {practice.status}")
+
+    revision = Revision(
+        document=document,
+        number=latest.number + 1,
+        sha256=hashlib.sha256(signed).hexdigest(),
+        size=len(signed),
+        content_type=content_type,
+        produced_by=request,
+    )
+    suffix = ".p7m" if content_type == P7M else ".pdf"
+    name = default_storage.save(revision_path(revision, f"signed{suffix}"), ContentFile(signed))
+    written.append(name)
+    revision.file.name = name
+    revision.save(force_insert=True)
+
+    request.status = SignatureRequest.Status.PERFORMED
+    request.performed_at = timezone.now()
+    request.save(update_fields=["status", "performed_at"])
+    audit_append(
+        practice=practice,
+        kind="signature.performed",
+        actor=actor,
+        data={
+            "signature": str(request.id),
+            "document": str(document.id),
+            "revision": revision.number,
+            "signer": request.signer_email,
+            "profile": request.profile,
+            "signature_type": request.signature_type,
+            "automatic": request.automatic,
+            "certificate": certificate.serial,
+            "accepted_clauses": accepted,
+        },
+        revision_sha256=revision.sha256,
+    )
+    slug = practice.organization.slug
+    bodies = [
+        events.signature_status_changed(request, document=document, practice=practice, slug=slug)
+    ]
+
+    group_left = SignatureRequest.objects.filter(document=document, group=request.group).exclude(
+        status=SignatureRequest.Status.PERFORMED
+    )
+    if not group_left.exists():
+        following = SignatureRequest.objects.filter(document=document, group__gt=request.group)
+        next_group = following.order_by("group").values_list("group", flat=True).first()
+        if next_group is not None:
+            _notify_group_unlocked(document, next_group)
+
+    open_requests = SignatureRequest.objects.filter(document__practice=practice).exclude(
+        status=SignatureRequest.Status.PERFORMED
+    )
+    if not open_requests.exists():
+        practice.status = Practice.Status.PERFORMED
+        practice.save(update_fields=["status", "updated"])
+        audit_append(practice=practice, kind="practice.performed", actor=actor, data={})
+        bodies.append(events.dst_status_changed(practice, slug=slug))
+        if practice.generate_report:
+            _schedule_report(practice)
+    events.emit(practice, bodies)
+    return request
+
+
+def _sign(
+    data: bytes,
+    *,
+    request: SignatureRequest,
+    certificate: IssuedCertificate,
+    first: bool,
+    image: bytes | None,
+    signed_at: datetime,
+) -> tuple[bytes, str]:
+    try:
+        signer = trust.signer(certificate)
+        if request.profile in PADES_LEVELS:
+            return _sign_pades(data, request, certificate, signer, image, signed_at), PDF
+        if request.profile in CADES_LEVELS:
+            from signing.cades import sign_cades
+
+            level = CADES_LEVELS[request.profile]
+            # The first signer signs the original bytes; later ones add a
+            # parallel SignerInfo to the latest .p7m.
+            signed = sign_cades(
+                data,
+                signer=signer,
+                level=level,
+                timestamper=trust.timestamper() if level != "B-B" else None,
+            )
+            return signed, P7M
+    except PlacementError as exc:
+        raise SigningFailed(f"{exc.field}: {exc.message}", placement=True) from exc
+    except EngineError as exc:
+        raise SigningFailed(f"The document could not be signed: {exc}") from exc
+    raise SigningFailed(f"Unknown profile {request.profile!r}")
+
+
+def _sign_pades(data, request, certificate, signer, image, signed_at) -> bytes:
+    from signing.appearance import parse_where
+    from signing.documents import check_pdf
+    from signing.pades import sign_pdf
+
+    level = PADES_LEVELS[request.profile]
+    name = f"{request.signer_first_name} {request.signer_last_name}".strip()
+    info = check_pdf(data, max_bytes=max(len(data), DEFAULT_MAX_BYTES))
+    appearance = parse_where(request.where, document=info, image=image)
+    return sign_pdf(
+        data,
+        signer=signer,
+        # A dot separates the parts of a PDF field's name: Signature1.2 -> Signature1-2.
+        field_name=request.field_name.replace(".", "-"),
+        level=level,
+        appearance=appearance,
+        timestamper=trust.timestamper() if level != "B-B" else None,
+        validation_context=validation_context(certificate) if level in ("B-LT", "B-LTA") else None,
+        reason=request.reason,
+        name=name,
+        signed_at=signed_at,
+    )
+
+
+def validation_context(certificate: IssuedCertificate | None = None):
+    """The revocation data B-LT and B-LTA embed, built in-process: our CRLs and,
+    for `certificate`, our OCSP responder's answer. Signing never calls out."""
+    from pyhanko_certvalidator import ValidationContext
+
+    from signing.signers import to_asn1
+
+    ca = trust.authority()
+    ocsps = []
+    if certificate is not None:
+        ocsp_request = (
+            x509_ocsp.OCSPRequestBuilder()
+            .add_certificate(certificate.certificate, ca.issuing, hashes.SHA256())
+            .build()
+        )
+        ocsps.append(trust.ocsp_response(ocsp_request.public_bytes(Encoding.DER)))
+    return ValidationContext(
+        trust_roots=[to_asn1(root) for root in trust.validation_roots()],
+        other_certs=[to_asn1(ca.issuing)],
+        crls=[trust.issuing_crl(), trust.root_crl()],
+        ocsps=ocsps,
+        allow_fetching=False,
+        revocation_mode="require",
+    )
+
+
+def _notify_group_unlocked(document: Document, group: int) -> None:
+    """Tell the next group's signers (practices.notifications, when present)."""
+    try:
+        from practices import notifications
+    except ImportError:
+        return
+    notify = getattr(notifications, "group_unlocked", None)
+    if notify is None:
+        return
+    transaction.on_commit(lambda: notify(document=document, group=group))
+
+
+def _schedule_report(practice: Practice) -> None:
+    practice_id = str(practice.id)
+
+    def schedule():
+        from practices import tasks
+
+        report_task = getattr(tasks, "practice_report", None)
+        if report_task is not None:
+            report_task.delay(practice_id)
+
+    transaction.on_commit(schedule)
