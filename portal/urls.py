@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("portal.pki_views")),
     path("validate", validation.validate_page, name="portal-validate"),
+    path("", include("practices.urls")),
     path("", include("accounts.urls")),
 ]
 

@@ -1,0 +1,223 @@
+"""The signer's pages: the ticket exchanged for a session, the page, its
+previews and the pages for requests that cannot be signed."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from accounts import services as account_services
+from practices import previews
+from practices.models import Practice, Revision, SignatureRequest
+from tests.practices.conftest import dst_body, signature_request, url
+
+pytestmark = pytest.mark.django_db
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def person(n: int, **overrides) -> dict:
+    return signature_request(
+        signer={"email": f"s{n}@mail.com", "first_name": f"Name{n}", "last_name": f"Surname{n}"},
+        **overrides,
+    )
+
+
+def create(admin_api, groups=None, **overrides) -> dict:
+    response = admin_api.post(url(), dst_body(groups=groups, **overrides))
+    assert response.status_code == 201, response.content
+    return response.json()["data"]
+
+
+def ticket_of(item: dict) -> str:
+    return item["signature_ticket"].rsplit("/sign/", 1)[1]
+
+
+def open_ticket(client: Client, item: dict):
+    """Open the ticket; answer the page it redirects to."""
+    response = client.get(f"/sign/{ticket_of(item)}")
+    assert response.status_code == 302, response.content
+    return response
+
+
+@pytest.fixture
+def dst(admin_api):
+    clauses = [
+        {
+            "id": "privacy",
+            "required": True,
+            "description": "I accept the privacy terms",
+            "where": {"page": 1, "position": "rect: 20mm, 20mm, 80mm, 30mm"},
+        },
+        {"id": "marketing", "required": False, "description": "Send me offers"},
+    ]
+    return create(admin_api, groups=[[signature_request(clauses=clauses, declinable=True)]])
+
+
+def first(dst: dict) -> dict:
+    return dst["documents"][0]["groups"][0][0]
+
+
+def test_ticket_is_exchanged_for_a_session_and_the_url_drops_it(dst):
+    client = Client()
+    item = first(dst)
+    response = open_ticket(client, item)
+    assert response["Location"] == f"/sign/s/{item['id']}/"
+    assert ticket_of(item) not in response["Location"]
+    assert response["Referrer-Policy"] == "no-referrer"
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert page["Referrer-Policy"] == "no-referrer"
+    html = page.content.decode()
+    assert "Titolo pratica" in html
+    assert "Mario Rossi" in html
+    assert ticket_of(item) not in html
+    assert 'value="privacy"' in html and "I accept the privacy terms" in html
+    # The signature area (page 2) and the clause (page 1) are outlined over their pages.
+    assert html.count('class="sign-box sign-box-signature"') == 1
+    assert html.count('class="sign-box sign-box-clause"') == 1
+    assert "/pages/1.png" in html and "/pages/2.png" in html
+
+
+def test_unknown_ticket_is_a_clear_404_page():
+    response = Client().get("/sign/not-a-ticket-at-all")
+    assert response.status_code == 404
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert b"not valid" in response.content or b"non " in response.content
+
+
+def test_without_the_ticket_the_page_is_404(dst):
+    item = first(dst)
+    response = Client().get(f"/sign/s/{item['id']}/")
+    assert response.status_code == 404
+
+
+def test_another_requests_id_is_404_in_this_session(admin_api):
+    dst = create(admin_api, groups=[[person(1), person(2)]])
+    one, two = dst["documents"][0]["groups"][0]
+    client = Client()
+    open_ticket(client, one)
+    assert client.get(f"/sign/s/{one['id']}/").status_code == 200
+    assert client.get(f"/sign/s/{two['id']}/").status_code == 404
+    assert client.get(f"/sign/s/{two['id']}/pages/1.png").status_code == 404
+    assert client.get(f"/sign/s/{two['id']}/download").status_code == 404
+    assert client.post(f"/sign/s/{two['id']}/sign", {}, "application/json").status_code == 404
+
+
+def test_the_session_grant_expires(dst, monkeypatch):
+    from practices import views
+
+    item = first(dst)
+    client = Client()
+    open_ticket(client, item)
+    later = views.time.time() + views.SIGNER_SESSION_SECONDS + 1
+    monkeypatch.setattr(views.time, "time", lambda: later)
+    assert client.get(f"/sign/s/{item['id']}/").status_code == 404
+
+
+def test_previews_are_png_and_cached_on_disk(dst):
+    item = first(dst)
+    client = Client()
+    open_ticket(client, item)
+    response = client.get(f"/sign/s/{item['id']}/pages/2.png")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response["Referrer-Policy"] == "no-referrer"
+    body = b"".join(response.streaming_content)
+    assert body.startswith(PNG_MAGIC)
+    revision = Revision.objects.get(document_id=dst["documents"][0]["id"], number=0)
+    cached = Path(settings.MEDIA_ROOT) / "previews" / revision.sha256 / "2.png"
+    assert cached.exists() and cached.read_bytes() == body
+    assert previews.page_png(revision=revision, page=2) == cached
+    assert client.get(f"/sign/s/{item['id']}/pages/3.png").status_code == 404
+
+
+def test_download_serves_the_latest_revision(dst):
+    item = first(dst)
+    client = Client()
+    open_ticket(client, item)
+    response = client.get(f"/sign/s/{item['id']}/download")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    revision = Revision.objects.get(document_id=dst["documents"][0]["id"], number=0)
+    with revision.file.open("rb") as handle:
+        assert b"".join(response.streaming_content) == handle.read()
+
+
+def test_second_group_sees_a_locked_page(admin_api):
+    dst = create(admin_api, groups=[[person(1)], [person(2)]])
+    later = dst["documents"][0]["groups"][1][0]
+    client = Client()
+    response = client.get(open_ticket(client, later)["Location"])
+    assert response.status_code == 200
+    assert b'data-state="locked"' in response.content
+    assert b'id="sign-form"' not in response.content
+
+
+def test_expired_cancelled_and_signed_requests_get_a_page(dst, admin_api):
+    item = first(dst)
+    client = Client()
+    page = open_ticket(client, item)["Location"]
+    practice = Practice.objects.get(pk=dst["id"])
+
+    practice.not_after = timezone.now() - dt.timedelta(minutes=1)
+    practice.save(update_fields=["not_after"])
+    assert b'data-state="expired"' in client.get(page).content
+
+    practice.not_after = None
+    practice.save(update_fields=["not_after"])
+    SignatureRequest.objects.filter(pk=item["id"]).update(status="performed")
+    response = client.get(page)
+    assert b'data-state="performed"' in response.content
+    assert f"/sign/s/{item['id']}/download".encode() in response.content
+
+    SignatureRequest.objects.filter(pk=item["id"]).update(status="pending")
+    assert admin_api.post(url(tail=f"/{dst['id']}/cancel"), {"reason": "x"}).status_code == 200
+    response = client.get(page)
+    assert response.status_code == 200
+    assert b'data-state="cancelled"' in response.content
+
+
+def test_page_speaks_the_signers_language(admin_api, org, signer):
+    # No account with the signer's email: the organization's language (Italian).
+    dst = create(admin_api)
+    client = Client()
+    response = client.get(open_ticket(client, first(dst))["Location"])
+    assert response["Content-Language"] == "it"
+    assert b"Firma il documento" in response.content
+
+    # mrossi@acme.example has an account in English.
+    account_services.user_update(user=signer, language="en")
+    signer_request = signature_request(
+        signer={"email": "MRossi@acme.example", "first_name": "Mario", "last_name": "Rossi"}
+    )
+    dst = create(admin_api, groups=[[signer_request]])
+    client = Client(headers={"Accept-Language": "it"})
+    response = client.get(open_ticket(client, first(dst))["Location"])
+    assert response["Content-Language"] == "en"
+    assert b"Sign the document" in response.content
+
+
+def test_the_controls_by_signature_type(admin_api):
+    phone = {"email": "o@mail.com", "first_name": "O", "last_name": "T", "phone": "+393331234567"}
+    dst = create(
+        admin_api,
+        groups=[
+            [
+                signature_request(signer=phone, provider_options={"unlock_mode": "otp"}),
+                person(2, provider_options={"unlock_mode": "grapho"}),
+            ]
+        ],
+    )
+    otp, grapho = dst["documents"][0]["groups"][0]
+    client = Client()
+    html = client.get(open_ticket(client, otp)["Location"]).content.decode()
+    assert 'inputmode="numeric"' in html and 'autocomplete="one-time-code"' in html
+    assert "data-otp-send" in html and "567" in html
+    assert "decline-dialog" not in html  # declinable: false
+    html = client.get(open_ticket(client, grapho)["Location"]).content.decode()
+    assert "data-pad" in html and "signature_pad.umd.min.js" in html
+    assert "data-pad-undo" in html and "data-pad-clear" in html
