@@ -331,6 +331,17 @@ def validation_context(certificate: IssuedCertificate | None = None):
     )
 
 
+def seal_certificate(organization) -> IssuedCertificate:
+    """The organization's seal: issued on first use, then reused while valid."""
+    from signing.pki import Profile, Subject
+
+    return trust.certificate_for(
+        profile=Profile.SEAL,
+        subject=Subject(common_name=organization.name, organization=organization.name),
+        owner=f"org:{organization.slug}",
+    )
+
+
 def _notify_group_unlocked(document: Document, group: int) -> None:
     """Tell the next group's signers (practices.notifications, when present)."""
     try:
@@ -340,7 +351,7 @@ def _notify_group_unlocked(document: Document, group: int) -> None:
     notify = getattr(notifications, "group_unlocked", None)
     if notify is None:
         return
-    transaction.on_commit(lambda: notify(document=document, group=group))
+    notify(document=document, group=group)  # it schedules its emails on commit
 
 
 def _schedule_report(practice: Practice) -> None:

@@ -62,3 +62,23 @@ def reminders_send() -> int:
     from practices import lifecycle
 
     return lifecycle.reminders_send()
+
+
+# --- the audit report (practices.report) ------------------------------------------------
+
+# Seconds before each retry of a report whose seal could not be timestamped.
+REPORT_RETRY_DELAYS = (30, 120, 600, 1800)
+
+
+@shared_task(bind=True, max_retries=len(REPORT_RETRY_DELAYS), acks_late=True)
+def practice_report(self, practice_id: str) -> None:
+    from practices import report
+    from practices.models import Practice
+
+    practice = Practice.objects.filter(pk=practice_id).first()
+    if practice is None:
+        return
+    try:
+        report.report_generate(practice=practice)
+    except report.ReportFailed as exc:
+        raise self.retry(exc=exc, countdown=REPORT_RETRY_DELAYS[self.request.retries]) from exc

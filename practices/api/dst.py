@@ -22,6 +22,7 @@ from practices import selectors, services
 from practices.api.schemas import DSTCancel, DSTCreate
 from practices.audit import Actor
 from practices.models import Document, Practice
+from practices.report import report_url
 from practices.validation import InvalidField, practice_check
 
 router = Router(tags=["Digital Signature Transactions"])
@@ -138,7 +139,7 @@ def dst_out(practice: Practice, slug: str) -> dict:
         "cancelback": practice.cancelback or None,
         "metadata": practice.metadata,
         "generate_report": practice.generate_report,
-        "report": None,
+        "report": report_url(practice, slug),
         "documents": documents,
     }
 

@@ -5,27 +5,20 @@ certificate when its creator (an admin, an instructor or a robot of the
 organization) asks; the answer is the DST, as retrieve shows it. Errors use the
 DST error body: 404 unknown, 403 not automatic or locked by an earlier group,
 409 already performed, 410 the DST is not pending.
+
+Also the audit report (practices.report) of a DST created with generate_report:
+GET /api/v1/{slug}/signature-transactions/{id}/report, 404 until it exists.
 """
 
+from django.http import FileResponse
 from ninja import Router
 
-from portal import trust
 from portal.errors import ApiError
-from practices import signatures
+from practices import report, signatures
 from practices.api.dst import _actor, _answer, _audit_actor, _detailed, _uuid, dst_out
 from practices.models import SignatureRequest
-from signing.pki import Profile, Subject
 
 router = Router(tags=["Digital Signature Transactions"])
-
-
-def seal_certificate(organization):
-    """The organization's seal: issued on first use, then reused while valid."""
-    return trust.certificate_for(
-        profile=Profile.SEAL,
-        subject=Subject(common_name=organization.name, organization=organization.name),
-        owner=f"org:{organization.slug}",
-    )
 
 
 @router.post("/{slug}/signatures/{signature_id}/perform", summary="Apply an automatic signature")
@@ -47,10 +40,25 @@ def signature_perform(request, slug: str, signature_id: str):
     try:
         signatures.signature_apply(
             request=signature,
-            certificate=seal_certificate(organization),
+            certificate=signatures.seal_certificate(organization),
             actor=_audit_actor(request, user),
         )
     except signatures.SignatureRefused as exc:
         raise ApiError(exc.status, exc.error_type, exc.message, exc.field) from exc
     practice = _detailed(organization, signature.document.practice_id)
     return _answer(200, dst_out(practice, slug))
+
+
+@router.get("/{slug}/signature-transactions/{dst_id}/report", summary="Download the audit report")
+def dst_report(request, slug: str, dst_id: str):
+    """The sealed audit report PDF, once the DST is performed and the report made."""
+    user = _actor(request, slug)
+    practice = _detailed(user.organization, _uuid(dst_id, "id", "signature transaction"))
+    if not report.report_exists(practice):
+        raise ApiError(404, "NotFound", "The report has not been generated", "report")
+    return FileResponse(
+        report.report_file(practice),
+        content_type="application/pdf",
+        as_attachment=True,
+        filename=f"report-{practice.pk}.pdf",
+    )
