@@ -13,6 +13,7 @@ from accounts import services as account_services
 from practices import previews
 from practices.models import Practice, Revision, SignatureRequest
 from tests.practices.conftest import dst_body, signature_request, url
+from tests.signing.conftest import portal_pki  # noqa: F401, F811
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +222,102 @@ def test_the_controls_by_signature_type(admin_api):
     html = client.get(open_ticket(client, grapho)["Location"]).content.decode()
     assert "data-pad" in html and "signature_pad.umd.min.js" in html
     assert "data-pad-undo" in html and "data-pad-clear" in html
+
+
+# --- the actions through the page (practices.tickets, the portal's real PKI) ---------
+
+
+@pytest.fixture
+def pki(portal_pki, settings):  # noqa: F811
+    settings.SMS_BACKEND = "file"
+    return portal_pki
+
+
+def post(client: Client, path: str, body: dict):
+    return client.post(path, body, content_type="application/json")
+
+
+def validated(document_id) -> None:
+    from portal import trust
+    from signing.validate import validate
+
+    revision = Revision.objects.filter(document_id=document_id).order_by("-number").first()
+    with revision.file.open("rb") as handle:
+        data = handle.read()
+    report = validate(
+        data, trust_roots=trust.validation_roots(), crls=[trust.issuing_crl(), trust.root_crl()]
+    )
+    assert report.valid, report
+
+
+def sms_code() -> str:
+    import json
+    import re
+
+    last = Path(settings.SMS_FILE_PATH).read_text().strip().splitlines()[-1]
+    return re.search(r"\b(\d{6})\b", json.loads(last)["text"]).group(1)
+
+
+def test_click_signs_through_the_page_and_lands_on_the_done_page(dst, pki):
+    item = first(dst)
+    client = Client()
+    open_ticket(client, item)
+    base = f"/sign/s/{item['id']}"
+    missing = post(client, f"{base}/sign", {"accepted_clauses": []})
+    assert missing.status_code == 400
+    assert missing.json()["meta"]["error_message"].startswith("accepted_clauses : ")
+    response = post(client, f"{base}/sign", {"accepted_clauses": ["privacy"]})
+    assert response.status_code == 200, response.content
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert response.json() == {"status": "performed", "redirect": f"{base}/done/"}
+    assert SignatureRequest.objects.get(pk=item["id"]).status == "performed"
+    validated(dst["documents"][0]["id"])
+    done = client.get(f"{base}/done/")
+    assert b'data-state="performed"' in done.content
+    again = post(client, f"{base}/sign", {"accepted_clauses": ["privacy"]})
+    assert again.status_code == 409
+
+
+def test_otp_signs_with_the_code_from_the_sms_and_counts_wrong_codes(admin_api, pki):
+    phone = {"email": "o@mail.com", "first_name": "O", "last_name": "T", "phone": "+393331234567"}
+    dst = create(
+        admin_api,
+        groups=[[signature_request(signer=phone, provider_options={"unlock_mode": "otp"})]],
+        urlback="https://erp.example.com/back",
+    )
+    item = first(dst)
+    client = Client()
+    open_ticket(client, item)
+    base = f"/sign/s/{item['id']}"
+    assert post(client, f"{base}/otp", {}).status_code == 204
+    code = sms_code()
+    wrong = "000000" if code != "000000" else "111111"
+    refused = post(client, f"{base}/sign", {"otp": wrong})
+    assert refused.status_code == 401
+    assert refused.json()["meta"]["attempts_left"] == 4
+    response = post(client, f"{base}/sign", {"otp": code})
+    assert response.status_code == 200, response.content
+    assert response.json() == {"status": "performed", "redirect": "https://erp.example.com/back"}
+    validated(dst["documents"][0]["id"])
+
+
+def test_decline_through_the_page_goes_to_cancelback(admin_api):
+    dst = create(
+        admin_api,
+        groups=[[signature_request(declinable=True)]],
+        cancelback="https://erp.example.com/cancelled",
+    )
+    item = first(dst)
+    client = Client()
+    open_ticket(client, item)
+    base = f"/sign/s/{item['id']}"
+    assert post(client, f"{base}/decline", {"reason": " "}).status_code == 400
+    response = post(client, f"{base}/decline", {"reason": "Wrong amount"})
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "status": "declined",
+        "redirect": "https://erp.example.com/cancelled",
+    }
+    signature = SignatureRequest.objects.get(pk=item["id"])
+    assert (signature.status, signature.decline_reason) == ("declined", "Wrong amount")
+    assert b'data-state="declined"' in client.get(f"{base}/").content
