@@ -278,3 +278,24 @@ DOCUMENT_FETCH_TIMEOUT = env.float("DOCUMENT_FETCH_TIMEOUT", default=30.0)
 DOCUMENT_FETCH_REDIRECTS = env.int("DOCUMENT_FETCH_REDIRECTS", default=3)
 DOCUMENT_FETCH_CA_BUNDLE = env.str("DOCUMENT_FETCH_CA_BUNDLE", default="")
 REMINDER_INTERVAL = env.int("REMINDER_INTERVAL", default=3 * 24 * 3600)
+
+# Signer emails and the practices' clock (practices.lifecycle): beat expires
+# practices past not_after every EXPIRY_SWEEP_SECONDS and sends due reminders
+# every REMINDER_SWEEP_SECONDS, at most EXPIRY_BATCH / REMINDER_BATCH a run.
+EXPIRY_SWEEP_SECONDS = env.float("EXPIRY_SWEEP_SECONDS", default=60.0)
+EXPIRY_BATCH = env.int("EXPIRY_BATCH", default=200)
+REMINDER_SWEEP_SECONDS = env.float("REMINDER_SWEEP_SECONDS", default=600.0)
+REMINDER_BATCH = env.int("REMINDER_BATCH", default=200)
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "practices-expire": {
+        "task": "practices.tasks.practices_expire",
+        "schedule": EXPIRY_SWEEP_SECONDS,
+        "options": {"expires": EXPIRY_SWEEP_SECONDS},
+    },
+    "practices-remind": {
+        "task": "practices.tasks.reminders_send",
+        "schedule": REMINDER_SWEEP_SECONDS,
+        "options": {"expires": REMINDER_SWEEP_SECONDS},
+    },
+}

@@ -7,9 +7,12 @@ from accounts import services as accounts_services
 from practices import notifications
 from practices.models import Practice, SignatureRequest
 from practices.services import ticket_read, ticket_url
+from tests.accounts import test_email_smtp
 from tests.practices.conftest import dst_body, signature_request, url
 
 pytestmark = pytest.mark.django_db
+
+smtp_inbox = test_email_smtp.smtp_inbox
 
 
 @pytest.fixture(autouse=True)
@@ -128,3 +131,20 @@ def test_automatic_requests_get_no_email(admin_api, django_capture_on_commit_cal
     _create(admin_api, body, django_capture_on_commit_callbacks)
 
     assert mail.outbox == []
+
+
+def test_the_ticket_arrives_over_real_smtp(
+    admin_api, smtp_inbox, django_capture_on_commit_callbacks
+):
+    practice = _create(admin_api, _two_groups(), django_capture_on_commit_callbacks)
+
+    assert sorted(m["To"] for m in smtp_inbox.messages) == ["first@mail.com", "second@mail.com"]
+    [message] = [m for m in smtp_inbox.messages if m["To"] == "first@mail.com"]
+    assert message.is_multipart()
+    text, html = message.get_payload()
+    assert text.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
+    first = SignatureRequest.objects.get(document__practice=practice, signer_email="first@mail.com")
+    link = ticket_url(ticket_read(request=first))
+    assert link in text.get_payload(decode=True).decode()
+    assert link in html.get_payload(decode=True).decode()
+    assert "Titolo pratica" in message["Subject"]
