@@ -147,6 +147,10 @@ def _register_routers() -> None:
 
     api.add_router("/v1", practices_router)
 
+    from practices.api.tickets import router as tickets_router
+
+    api.add_router("/v1", tickets_router)
+
     from webhooks.api import router as webhooks_router
 
     api.add_router("/v1", webhooks_router)

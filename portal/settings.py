@@ -159,6 +159,15 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Sigillo <no-reply@lo
 
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms.jsonl"))
+# SMS_BACKEND=http: a JSON POST {"to", "text"} to the gateway, with these headers
+# (a JSON object, e.g. {"Authorization": "Bearer ..."}).
+SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
+SMS_HTTP_HEADERS = env.json("SMS_HTTP_HEADERS", default={})
+SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
+if SMS_BACKEND not in ("console", "file", "http"):
+    raise environ.ImproperlyConfigured("SMS_BACKEND must be console, file or http")
+if SMS_BACKEND == "http" and not SMS_HTTP_URL:
+    raise environ.ImproperlyConfigured("SMS_BACKEND=http needs SMS_HTTP_URL")
 
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 WEBHOOK_RETRY_SCHEDULE = [
@@ -176,6 +185,8 @@ RATE_LIMITS = {
     "token": (env.int("RATE_LIMIT_TOKEN", default=20), 60),
     "password": (env.int("RATE_LIMIT_PASSWORD", default=5), 300),
     "validate": (env.int("RATE_LIMIT_VALIDATE", default=30), 60),
+    # Signer ticket calls (describe, code, sign, decline), per client address.
+    "ticket": (env.int("RATE_LIMIT_TICKET", default=60), 60),
 }
 
 LANGUAGE_CODE = "it"

@@ -243,3 +243,26 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.sequence} of {self.practice_id}"
+
+
+class OtpChallenge(models.Model):
+    """A one-time code sent to a signer (practices.tickets). Only its digest is
+    kept; for advanced and qualified signatures it is bound to the SHA-256 of
+    the document revision the signer was shown. The latest challenge of a
+    request is the only one that counts."""
+
+    request = models.ForeignKey(
+        SignatureRequest, on_delete=models.CASCADE, related_name="otp_challenges"
+    )
+    code_digest = models.CharField(max_length=64)
+    document_sha256 = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["request", "-created"])]
+
+    def __str__(self) -> str:
+        return f"code for {self.request_id} ({self.created:%Y-%m-%d %H:%M:%S})"
