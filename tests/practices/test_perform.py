@@ -387,3 +387,81 @@ def test_a_failing_tsa_leaves_nothing_behind(admin_api, sealable, settings):
     assert SignatureRequest.objects.get(pk=seal).status == "pending"
     assert Practice.objects.get(pk=dst["id"]).status == "pending"
     assert AuditEvent.objects.filter(practice_id=dst["id"]).count() == events_before
+
+
+def _png() -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (300, 100), (255, 255, 255, 0))
+    ImageDraw.Draw(image).line([(10, 80), (150, 20), (290, 70)], fill=(0, 0, 128, 255), width=6)
+    out = BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_the_drawn_signature_is_the_background_of_the_appearance(admin, admin_api):
+    where = {"page": 1, "position": "rect: 20mm, 20mm, 90mm, 45mm"}
+    dst = create(admin_api, dst_body(groups=[[person(1, where=where)]], generate_report=False))
+    request = SignatureRequest.objects.get(pk=dst["documents"][0]["groups"][0][0]["id"])
+
+    signatures.signature_apply(
+        request=request, certificate=advanced("s1@mail.com"), actor=Actor(user=admin), image=_png()
+    )
+
+    data = latest(dst["documents"][0]["id"])
+    reader = PdfFileReader(BytesIO(data))
+    (sig,) = reader.embedded_regular_signatures
+    appearance = sig.sig_field["/AP"]["/N"]
+    images = [
+        x
+        for x in appearance["/Resources"]["/XObject"].values()
+        if x.get_object().get("/Subtype") == "/Image"
+    ]
+    assert images
+    assert report_of(data).valid
+    assert sig.sig_object["/Name"] == "Name1 Surname1"
+
+
+def test_a_group_that_completes_unlocks_the_next(admin, admin_api, monkeypatch):
+    from practices import notifications
+
+    unlocked = []
+    monkeypatch.setattr(
+        notifications,
+        "group_unlocked",
+        lambda **kw: unlocked.append((kw["document"].id, kw["group"])),
+    )
+    groups = [[person(1, where={"page": 1}), person(2, where={"page": 1})], [seal_request()]]
+    dst = create(admin_api, dst_body(groups=groups, generate_report=False))
+    document_id = dst["documents"][0]["id"]
+    unlocked.clear()  # the first group is told on creation
+    one, two = (SignatureRequest.objects.get(pk=i["id"]) for i in dst["documents"][0]["groups"][0])
+
+    signatures.signature_apply(
+        request=two, certificate=advanced("s2@mail.com"), actor=Actor(user=admin)
+    )
+    assert unlocked == []
+    signatures.signature_apply(
+        request=one, certificate=advanced("s1@mail.com"), actor=Actor(user=admin)
+    )
+    assert [(str(d), g) for d, g in unlocked] == [(document_id, 1)]
+
+
+def test_the_dst_is_performed_when_every_document_is(admin, admin_api):
+    body = dst_body(groups=[[seal_request()]], generate_report=False)
+    body["documents"].append({**body["documents"][0], "display_name": "Allegato"})
+    dst = create(admin_api, body)
+    first, second = (d["groups"][0][0]["id"] for d in dst["documents"])
+
+    assert admin_api.post(perform_url(first)).json()["data"]["status"] == "pending"
+    answer = admin_api.post(perform_url(second)).json()["data"]
+
+    assert answer["status"] == "performed"
+    for document in answer["documents"]:
+        assert report_of(latest(document["id"])).valid
+    kinds = list(
+        AuditEvent.objects.filter(practice_id=dst["id"])
+        .order_by("sequence")
+        .values_list("kind", flat=True)
+    )
+    assert kinds[-3:] == ["signature.performed", "signature.performed", "practice.performed"]
