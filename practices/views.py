@@ -210,7 +210,16 @@ def sign_entry(request: HttpRequest, ticket: str) -> HttpResponse:
         .first()
     )
     if signature is None:
-        return _no_referrer(render(request, "practices/sign_unknown.html", status=404))
+        # Guessing is hopeless (256-bit tickets), and still limited like the API.
+        from portal import ratelimit
+
+        wait = ratelimit.hit(scope="ticket", key=ratelimit.client_address(request))
+        response = render(
+            request, "practices/sign_unknown.html", status=404 if wait is None else 429
+        )
+        if wait is not None:
+            response["Retry-After"] = str(wait)
+        return _no_referrer(response)
     # A new session key, so that a session planted before the ticket was
     # opened does not inherit the grant.
     request.session.cycle_key()

@@ -99,6 +99,10 @@
     }
     window.addEventListener("resize", resize);
     resize();
+    pad.addEventListener("beginStroke", function () {
+      var errorBox = form.querySelector("[data-sign-error]");
+      if (errorBox) show(errorBox, "");
+    });
     pad.addEventListener("endStroke", function () { strokes = pad.toData(); });
     form.querySelector("[data-pad-clear]").addEventListener("click", function () {
       pad.clear();

@@ -75,7 +75,19 @@ def test_click_with_a_clause(page, screenshot, live_server, signing, boss_in_eng
             "where": {"page": 1, "position": "rect: 20mm, 250mm, 120mm, 262mm"},
         }
     ]
-    dst = create(signing, [[signature_request(signer=english(), clauses=clauses, declinable=True)]])
+    dst = create(
+        signing,
+        [
+            [signature_request(signer=english(), clauses=clauses, declinable=True)],
+            [signature_request(signer=english(email="next@acme.example"))],
+        ],
+    )
+    # The second group waits for the first: a clear page, not an error.
+    page.goto(dst["documents"][0]["groups"][1][0]["signature_ticket"])
+    # No account for this address: the organization speaks Italian.
+    expect(page.get_by_role("heading", name="Non è ancora il tuo turno")).to_be_visible()
+    screenshot("signer-00-locked")
+
     item = first(dst)
     page.goto(item["signature_ticket"])
     expect(page).to_have_url(f"{live_server.url}/sign/s/{item['id']}/")
