@@ -247,6 +247,10 @@
     var reason = form.querySelector("textarea");
     var errorBox = form.querySelector("[data-decline-error]");
 
+    reason.addEventListener("input", function () {
+      reason.removeAttribute("aria-invalid");
+      show(errorBox, "");
+    });
     open.addEventListener("click", function () {
       show(errorBox, "");
       dialog.showModal();
