@@ -333,13 +333,18 @@ def validation_context(certificate: IssuedCertificate | None = None):
 
 def seal_certificate(organization) -> IssuedCertificate:
     """The organization's seal: issued on first use, then reused while valid."""
+    from accounts.models import Organization
     from signing.pki import Profile, Subject
 
-    return trust.certificate_for(
-        profile=Profile.SEAL,
-        subject=Subject(common_name=organization.name, organization=organization.name),
-        owner=f"org:{organization.slug}",
-    )
+    with transaction.atomic():
+        # Two first seals at once would issue two certificates: the
+        # organization's row makes the second wait for the first and reuse it.
+        list(Organization.objects.select_for_update().filter(pk=organization.pk).values("pk"))
+        return trust.certificate_for(
+            profile=Profile.SEAL,
+            subject=Subject(common_name=organization.name, organization=organization.name),
+            owner=f"org:{organization.slug}",
+        )
 
 
 def _notify_group_unlocked(document: Document, group: int) -> None:
