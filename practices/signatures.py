@@ -166,12 +166,14 @@ def _apply(
         raise PracticeNotPending("The document has not been received yet")
     with latest.file.open("rb") as handle:
         data = handle.read()
+    if hashlib.sha256(data).hexdigest() != latest.sha256:
+        # Signing a file changed on disk would bless bytes nobody saw.
+        raise SigningFailed(f"Revision {latest.number} of the document does not match its hash")
     signed_at = datetime.now(UTC)
     signed, content_type = _sign(
         data,
         request=request,
         certificate=certificate,
-        first=latest.number == 0,
         image=image,
         signed_at=signed_at,
     )
@@ -253,7 +255,6 @@ def _sign(
     *,
     request: SignatureRequest,
     certificate: IssuedCertificate,
-    first: bool,
     image: bytes | None,
     signed_at: datetime,
 ) -> tuple[bytes, str]:

@@ -465,3 +465,17 @@ def test_the_dst_is_performed_when_every_document_is(admin, admin_api):
         .values_list("kind", flat=True)
     )
     assert kinds[-3:] == ["signature.performed", "signature.performed", "practice.performed"]
+
+
+def test_a_stored_revision_changed_on_disk_is_not_signed(admin_api, sealable):
+    dst, seal, _ = sealable
+    revision = Revision.objects.get(document_id=dst["documents"][0]["id"], number=0)
+    with open(revision.file.path, "r+b") as handle:
+        handle.seek(-20, 2)
+        handle.write(b"%% changed by hand\n")
+
+    response = admin_api.post(perform_url(seal))
+
+    assert response.status_code == 502
+    assert "does not match its hash" in error_of(response)
+    assert SignatureRequest.objects.get(pk=seal).status == "pending"
