@@ -58,6 +58,15 @@ TEXTS = {
         "generated": "Generato il {when} (UTC) e sigillato da {org}.",
         "none": "nessuna",
         "reason_seal": "Rapporto di audit",
+        "seal": "sigillo automatico",
+        "statuses": {
+            "waiting": "in preparazione",
+            "pending": "in attesa",
+            "performed": "completata",
+            "cancelled": "annullata",
+            "expired": "scaduta",
+            "declined": "rifiutata",
+        },
     },
     "en": {
         "title": "Audit report",
@@ -89,6 +98,8 @@ TEXTS = {
         "generated": "Generated on {when} (UTC) and sealed by {org}.",
         "none": "none",
         "reason_seal": "Audit report",
+        "seal": "automatic seal",
+        "statuses": {},
     },
 }
 
@@ -156,6 +167,9 @@ def report_build(*, practice: Practice, generated_at: datetime | None = None) ->
     heading = ParagraphStyle("h2", parent=body, fontSize=12, leading=16, spaceBefore=8)
     title = ParagraphStyle("h1", parent=body, fontSize=16, leading=20, spaceAfter=6)
 
+    def status(value: str) -> str:
+        return texts["statuses"].get(value, value)
+
     def p(text: object, style=body) -> Paragraph:
         return Paragraph(escape(str(text)), style)
 
@@ -181,7 +195,7 @@ def report_build(*, practice: Practice, generated_at: datetime | None = None) ->
                 [p(texts["creator"]), p(f"{creator.username}@{organization.slug}")],
                 [p(texts["created"]), p(_time(practice.created))],
                 [p(texts["updated"]), p(_time(practice.updated))],
-                [p(texts["status"]), p(practice.status)],
+                [p(texts["status"]), p(status(practice.status))],
                 [p(texts["reason"]), p(practice.reason or "-")],
             ],
             [40 * mm, 130 * mm],
@@ -211,9 +225,9 @@ def report_build(*, practice: Practice, generated_at: datetime | None = None) ->
         rows.append(
             [
                 p(f"{name} <{request.signer_email}>", small),
-                p(request.signature_type + (" (seal)" if request.automatic else ""), small),
+                p(texts["seal"] if request.automatic else request.signature_type, small),
                 p(request.profile, small),
-                p(request.status, small),
+                p(status(request.status), small),
                 p(_time(request.performed_at or request.decline_datetime), small),
             ]
         )

@@ -72,6 +72,7 @@ def test_the_sealed_report_lists_the_hashes_and_events(
     for revision in revisions:
         assert revision.sha256 in text
     assert "Rapporto di audit" in text and dst["id"] in text
+    assert "completata" in text and "sigillo automatico" in text
     for kind in ("practice.created", "document.received", "signature.performed"):
         assert kind in text
     assert "boss@acme" in text  # the actor
@@ -107,6 +108,7 @@ def test_the_report_speaks_the_organizations_language(
 
     text = pdftotext(data, tmp_path)
     assert "Audit report" in text and "Rapporto" not in text
+    assert "performed" in text and "automatic seal" in text
 
 
 def test_no_report_without_generate_report(admin_api, eager, django_capture_on_commit_callbacks):
