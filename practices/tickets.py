@@ -260,7 +260,8 @@ def otp_send(*, request: SignatureRequest, actor: Actor) -> OtpChallenge:
             data={"signature": str(request.id), "document_sha256": bound},
         )
     minutes = int(OTP_LIFETIME.total_seconds() // 60)
-    text = f"{code} is your code to sign “{practice.title}”. It expires in {minutes} minutes."
+    title = practice.title if len(practice.title) <= 40 else practice.title[:39] + "…"
+    text = f"{code} is your code to sign “{title}”. It expires in {minutes} minutes."
     try:
         sms.send_sms(to=request.signer_phone, text=text)
     except sms.SmsFailed as exc:

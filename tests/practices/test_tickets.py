@@ -13,6 +13,8 @@ from cryptography import x509
 from django.utils import timezone
 from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
 
 from accounts.services import robot_configuration_update
 from portal import trust
@@ -22,6 +24,7 @@ from practices.audit import audit_verify
 from practices.models import AuditEvent, OtpChallenge, Practice, Revision, SignatureRequest
 from practices.signature_types import DISPOSABLE, QUALIFIED, SIMPLE, SPID_FLOW
 from signing.pki import POLICY_OIDS, Profile
+from signing.signers import to_asn1
 from signing.validate import validate
 from tests.practices.conftest import PDF, dst_body, error_of, signature_request, url
 from tests.signing.conftest import portal_pki  # noqa: F401
@@ -121,6 +124,22 @@ def assert_valid(data: bytes) -> None:
         crls=[trust.issuing_crl(), trust.root_crl()],
     )
     assert report.valid, report
+
+
+def trusted_at(data: bytes, moment) -> bool:
+    """pyHanko's verdict on the only signature, with our CRLs, at `moment`."""
+    ca = trust.authority()
+    context = ValidationContext(
+        trust_roots=[to_asn1(ca.root)],
+        other_certs=[to_asn1(ca.issuing)],
+        crls=[trust.issuing_crl(), trust.root_crl()],
+        allow_fetching=False,
+        revocation_mode="hard-fail",
+        moment=moment,
+    )
+    (sig,) = PdfFileReader(BytesIO(data)).embedded_regular_signatures
+    status = validate_pdf_signature(sig, signer_validation_context=context)
+    return bool(status.intact and status.valid and status.trusted and not status.revoked)
 
 
 def signer_certificates(data: bytes) -> list[x509.Certificate]:
@@ -643,6 +662,20 @@ def test_spid_signs_with_a_one_time_certificate_revoked_after_use(client, anon):
     assert POLICY_OIDS[Profile.ONE_TIME] in policies(certificate)
     crl = x509.load_der_x509_crl(trust.issuing_crl())
     assert crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None
+    # The revocation comes after the signature's time-stamp: at that moment the
+    # certificate was good. Our validator judges at the present moment, so it
+    # reports the revocation and nothing else.
+    report = validate(
+        data,
+        trust_roots=trust.validation_roots(),
+        other_certs=[trust.authority().issuing],
+        crls=[trust.issuing_crl(), trust.root_crl()],
+    )
+    (only,) = report.signatures
+    assert only.intact and only.timestamp_trusted and only.changes_allowed
+    assert "the signer's certificate is revoked" in only.problems
+    assert issued.revoked_at > only.timestamp
+    assert trusted_at(data, only.timestamp)
 
 
 # --- declining --------------------------------------------------------------------------
@@ -726,3 +759,49 @@ def test_ticket_calls_are_rate_limited_per_address(anon, settings):
     limited = anon.get(t_url("nope"))
     assert limited.status_code == 429
     assert "Retry-After" in limited
+
+
+def test_describe_counts_the_pages_of_a_cades_document(client, anon):
+    dst = create(client, [[of_type("click", profile="cades-bes", where=None)]])
+    (ticket,) = tickets_of(dst)
+    body = anon.get(t_url(ticket)).json()
+    assert body["signature"]["document"]["pages"] == 2
+    assert anon.post(t_url(ticket, "sign"), {}).status_code == 200
+    assert anon.get(t_url(ticket)).json()["signature"]["status"] == "performed"
+
+
+def test_a_locked_signer_cannot_decline_yet(client, anon):
+    dst = create(client, [[of_type("click", 1)], [of_type("click", 2, declinable=True)]])
+    _first, second = tickets_of(dst)
+    assert anon.post(t_url(second, "decline"), {"reason": "no"}).status_code == 403
+    assert Practice.objects.get(pk=dst["id"]).status == "pending"
+
+
+def test_a_code_that_cannot_be_sent_is_502_and_leaves_no_cooldown(client, anon, settings):
+    import socket
+
+    dst = create(client, [[of_type("otp")]])
+    (ticket,) = tickets_of(dst)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings.SMS_BACKEND = "http"
+    settings.SMS_HTTP_URL = f"http://127.0.0.1:{closed}/send"
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
+    response = anon.post(t_url(ticket, "otp"), {})
+
+    assert response.status_code == 502
+    assert not OtpChallenge.objects.exists()
+    settings.SMS_BACKEND = "file"
+    assert anon.post(t_url(ticket, "otp"), {}).status_code == 204
+
+
+def test_a_ticket_acts_only_on_its_own_dst(client, anon):
+    first = create(client, [[of_type("click", 1)]])
+    second = create(client, [[of_type("click", 1)]])
+    (ticket,) = tickets_of(first)
+    assert anon.post(t_url(ticket, "sign"), {}).status_code == 200
+    assert Practice.objects.get(pk=first["id"]).status == "performed"
+    assert Practice.objects.get(pk=second["id"]).status == "pending"
+    assert not Revision.objects.filter(document_id=second["documents"][0]["id"], number=1).exists()
