@@ -8,10 +8,11 @@ Every refusal is a TicketRefused carrying the HTTP status the API answers.
 One-time codes. Six digits from `secrets`, sent by SMS (portal.sms), stored
 only as an HMAC under a server key over the request, the bound document hash
 and the code. A code lives OTP_LIFETIME; only the latest code of a request
-counts; after OTP_MAX_ATTEMPTS wrong codes it is dead and every try answers
-429 until a new code is sent. Sending is limited by a cooldown and a number of
-codes per hour, so guessing stays hopeless (at most OTP_MAX_SENDS *
-OTP_MAX_ATTEMPTS guesses an hour against a million codes). A right code is
+counts; it allows OTP_MAX_ATTEMPTS tries, each spent before the comparison,
+and after them every try answers 429 until a new code is sent. Sending is
+limited by a cooldown and a number of codes per hour, so guessing stays
+hopeless (at most OTP_MAX_SENDS * OTP_MAX_ATTEMPTS guesses an hour against a
+million codes). A right code is
 consumed by a conditional UPDATE in the transaction of the signature: of two
 submissions of one code, one signs and the other finds it used; a signature
 that fails gives the code back (the transaction rolls back).
@@ -272,27 +273,28 @@ def otp_send(*, request: SignatureRequest, actor: Actor) -> OtpChallenge:
 
 
 def otp_check(*, request: SignatureRequest, code: str) -> OtpChallenge:
-    """The request's current challenge when `code` is its code; a wrong code
-    counts as an attempt (committed at once, whatever happens next)."""
+    """The request's current challenge when `code` is its code. Every try spends
+    one of the code's attempts before the comparison, by a conditional UPDATE
+    committed at once: parallel guesses get no more comparisons than that."""
     challenge = OtpChallenge.objects.filter(request=request).order_by("-created", "-id").first()
     if challenge is None:
         raise TicketRefused(401, "Unauthorized", "No code was sent: ask for one", "otp")
-    if challenge.attempts >= OTP_MAX_ATTEMPTS:
-        raise TicketRefused(
-            429,
-            "TooManyRequests",
-            "Too many wrong codes: ask for a new one",
-            "otp",
-            _seconds(max(challenge.created + OTP_COOLDOWN - timezone.now(), timedelta(0))),
-        )
     if challenge.used_at is not None:
         raise TicketRefused(401, "Unauthorized", "This code was already used", "otp")
     if challenge.expires_at <= timezone.now():
         raise TicketRefused(401, "Unauthorized", "The code has expired: ask for a new one", "otp")
+    spent = OtpChallenge.objects.filter(pk=challenge.pk, attempts__lt=OTP_MAX_ATTEMPTS).update(
+        attempts=F("attempts") + 1
+    )
+    if not spent:
+        wait = max(challenge.created + OTP_COOLDOWN - timezone.now(), timedelta(0))
+        raise TicketRefused(
+            429, "TooManyRequests", "Too many wrong codes: ask for a new one", "otp", _seconds(wait)
+        )
+    challenge.refresh_from_db(fields=["attempts"])
     expected = _code_digest(request, challenge.document_sha256, code)
     if not hmac.compare_digest(expected, challenge.code_digest):
-        OtpChallenge.objects.filter(pk=challenge.pk).update(attempts=F("attempts") + 1)
-        left = OTP_MAX_ATTEMPTS - challenge.attempts - 1
+        left = max(OTP_MAX_ATTEMPTS - challenge.attempts, 0)
         raise TicketRefused(401, "Unauthorized", f"Wrong code ({left} attempts left)", "otp")
     if challenge.document_sha256 and challenge.document_sha256 != _bound_hash(request):
         raise TicketRefused(
@@ -302,14 +304,14 @@ def otp_check(*, request: SignatureRequest, code: str) -> OtpChallenge:
 
 
 def otp_consume(*, challenge: OtpChallenge) -> bool:
-    """Mark the code used, once: False when another submission used it first,
-    or it expired or ran out of attempts meanwhile."""
+    """Mark the code used, once: False when another submission used it first
+    or it expired meanwhile."""
     now = timezone.now()
     return bool(
         OtpChallenge.objects.filter(
             pk=challenge.pk,
             used_at__isnull=True,
-            attempts__lt=OTP_MAX_ATTEMPTS,
+            attempts__lte=OTP_MAX_ATTEMPTS,
             expires_at__gt=now,
         ).update(used_at=now)
     )

@@ -84,3 +84,47 @@ def test_one_code_submitted_concurrently_signs_once(
     assert SignatureRequest.objects.get(pk=item["id"]).status == "performed"
     assert Revision.objects.filter(produced_by_id=item["id"]).count() == 1
     assert OtpChallenge.objects.get().used_at is not None
+
+
+@pytest.mark.integration
+def test_parallel_guesses_get_no_more_than_five_comparisons(integration_db, pki, admin, settings):
+    request_body = signature_request(
+        signer={
+            "email": "s1@mail.com",
+            "first_name": "Name1",
+            "last_name": "Surname1",
+            "phone": "+393331234567",
+        },
+        provider_options={"unlock_mode": "otp"},
+    )
+    created = ApiClient(bearer(admin)).post(
+        url(), dst_body(groups=[[request_body]], generate_report=False)
+    )
+    item = created.json()["data"]["documents"][0]["groups"][0][0]
+    ticket = item["signature_ticket"].rsplit("/sign/", 1)[1]
+    assert Client().post(f"/api/v1/tickets/{ticket}/otp").status_code == 204
+    with open(settings.SMS_FILE_PATH) as handle:
+        text = json.loads(handle.readlines()[-1])["text"]
+    code = int(re.search(r"\b(\d{6})\b", text).group(1))
+    guesses = [f"{(code + n) % 10**6:06d}" for n in range(1, 11)]
+    start = threading.Barrier(len(guesses))
+    answers = []
+
+    def guess(value):
+        try:
+            start.wait()
+            response = Client().post(
+                f"/api/v1/tickets/{ticket}/sign", {"otp": value}, content_type="application/json"
+            )
+            answers.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(g,)) for g in guesses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+
+    assert sorted(answers) == [401] * 5 + [429] * 5
+    assert OtpChallenge.objects.get().attempts == 5
