@@ -22,11 +22,12 @@ def main() -> int:
 
     call_command("migrate", verbosity=0)
 
-    from bench import api_auth, signing, webhooks
+    from bench import api_auth, practices, signing, webhooks
 
     api_auth.run()
     signing.run()
     webhooks.run()
+    practices.run()
     return 0
 
 
