@@ -9,10 +9,12 @@ from practices.models import Practice, SignatureRequest
 from practices.services import ticket_read, ticket_url
 from tests.accounts import test_email_smtp
 from tests.practices.conftest import dst_body, signature_request, url
+from tests.signing import conftest as signing_conftest
 
 pytestmark = pytest.mark.django_db
 
 smtp_inbox = test_email_smtp.smtp_inbox
+portal_pki = signing_conftest.portal_pki
 
 
 @pytest.fixture(autouse=True)
@@ -148,3 +150,50 @@ def test_the_ticket_arrives_over_real_smtp(
     assert link in text.get_payload(decode=True).decode()
     assert link in html.get_payload(decode=True).decode()
     assert "Titolo pratica" in message["Subject"]
+
+
+def test_group_zero_is_emailed_when_a_fetched_dst_becomes_pending(
+    admin_api, settings, django_capture_on_commit_callbacks
+):
+    from practices import services
+    from practices.models import Document
+    from tests.practices.conftest import PDF
+    from tests.servers import DocumentServer
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    with DocumentServer() as server:
+        server.add("/contract.pdf", PDF)
+        body = _two_groups()
+        del body["documents"][0]["document"]
+        body["documents"][0]["document_uri"] = server.url("/contract.pdf")
+        with django_capture_on_commit_callbacks(execute=False):
+            dst = admin_api.post(url(), body).json()["data"]
+        assert mail.outbox == []
+
+        with django_capture_on_commit_callbacks(execute=True):
+            services.document_fetch(document=Document.objects.get(practice_id=dst["id"]))
+
+    assert Practice.objects.get(pk=dst["id"]).status == "pending"
+    assert sorted(m.to[0] for m in mail.outbox) == ["first@mail.com", "second@mail.com"]
+
+
+def test_signing_group_zero_emails_group_one(
+    admin_api, client, portal_pki, django_capture_on_commit_callbacks
+):
+    practice = _create(admin_api, _two_groups(), django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+
+    for request in SignatureRequest.objects.filter(document__practice=practice, group=0):
+        assert mail.outbox == []
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                f"/api/v1/tickets/{ticket_read(request=request)}/sign",
+                {"accepted_clauses": []},
+                content_type="application/json",
+            )
+        assert response.status_code == 200, response.content
+
+    [message] = mail.outbox
+    third = SignatureRequest.objects.get(document__practice=practice, group=1)
+    assert message.to == ["third@mail.com"]
+    assert ticket_url(ticket_read(request=third)) in message.body
