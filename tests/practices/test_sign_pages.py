@@ -321,3 +321,27 @@ def test_decline_through_the_page_goes_to_cancelback(admin_api):
     signature = SignatureRequest.objects.get(pk=item["id"])
     assert (signature.status, signature.decline_reason) == ("declined", "Wrong amount")
     assert b'data-state="declined"' in client.get(f"{base}/").content
+
+
+def test_advanced_signs_through_the_page_with_the_code(admin_api, pki):
+    phone = {"email": "a@mail.com", "first_name": "Ada", "last_name": "Neri", "phone": "+39333"}
+    dst = create(admin_api, groups=[[signature_request(signer=phone, constraints=[])]])
+    item = first(dst)
+    assert item["signature_type"] == "advanced"
+    client = Client()
+    page = client.get(open_ticket(client, item)["Location"]).content.decode()
+    assert "data-otp-send" in page
+    base = f"/sign/s/{item['id']}"
+    assert post(client, f"{base}/sign", {}).status_code == 400  # the code is needed
+    assert post(client, f"{base}/otp", {}).status_code == 204
+    assert post(client, f"{base}/otp", {}).status_code == 429  # the resend cooldown
+    response = post(client, f"{base}/sign", {"otp": sms_code()})
+    assert response.status_code == 200, response.content
+    validated(dst["documents"][0]["id"])
+
+
+def test_unknown_tickets_are_rate_limited(settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ticket": (3, 60)}
+    client = Client()
+    statuses = [client.get(f"/sign/guess-{n}").status_code for n in range(4)]
+    assert statuses == [404, 404, 404, 429]
