@@ -40,7 +40,9 @@ def group_unlocked(*, document: Document, group: int) -> None:
     from practices import tasks
 
     document_id = str(document.id)
-    transaction.on_commit(lambda: tasks.group_notify.delay(document_id, group))
+    # robust: an unreachable broker must not fail the change that committed;
+    # practices.lifecycle.invitations_catch_up sends what was missed.
+    transaction.on_commit(lambda: tasks.group_notify.delay(document_id, group), robust=True)
 
 
 def group_notify(*, document: Document, group: int) -> int:

@@ -61,7 +61,7 @@ def practices_expire() -> int:
 def reminders_send() -> int:
     from practices import lifecycle
 
-    return lifecycle.reminders_send()
+    return lifecycle.invitations_catch_up() + lifecycle.reminders_send()
 
 
 # --- the audit report (practices.report) ------------------------------------------------

@@ -112,3 +112,50 @@ def test_a_run_sends_a_bounded_number(admin_api, django_capture_on_commit_callba
     assert lifecycle.reminders_send(limit=2) == 1
     assert lifecycle.reminders_send(limit=2) == 0
     assert len(mail.outbox) == 3
+
+
+def test_tickets_missed_while_the_broker_was_down_are_sent_by_the_sweep(
+    admin_api, django_capture_on_commit_callbacks
+):
+    # The commit callbacks never run: as if the broker refused the task.
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin_api.post(
+            url(),
+            dst_body(
+                groups=[
+                    [signature_request()],
+                    [
+                        signature_request(
+                            signer={"email": "b@mail.com", "first_name": "B", "last_name": "V"}
+                        )
+                    ],
+                ],
+                metadata={},
+            ),
+        )
+    practice = Practice.objects.get(pk=response.json()["data"]["id"])
+    assert mail.outbox == []
+
+    assert lifecycle.invitations_catch_up() == 1
+    assert lifecycle.invitations_catch_up() == 0
+    assert [m.to for m in mail.outbox] == [["mrossi@mail.com"]]
+
+    SignatureRequest.objects.filter(document__practice=practice, group=0).update(status="performed")
+    assert lifecycle.invitations_catch_up() == 1
+    assert mail.outbox[-1].to == ["b@mail.com"]
+
+
+def test_a_broker_that_refuses_the_task_does_not_fail_the_create(
+    admin_api, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from practices import tasks
+
+    def refuse(*args, **kwargs):
+        raise OSError("broker down")
+
+    monkeypatch.setattr(tasks.group_notify, "delay", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_api.post(url(), dst_body(metadata={}))
+
+    assert response.status_code == 201, response.content
+    assert mail.outbox == []
