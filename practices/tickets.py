@@ -230,6 +230,8 @@ def otp_send(*, request: SignatureRequest, actor: Actor) -> OtpChallenge:
     with transaction.atomic():
         # The practice row serialises the senders of its requests: the cooldown holds.
         practice = _locked(request.document.practice)
+        if practice.status != Practice.Status.PENDING:
+            raise TicketRefused(410, "Gone", f"The signature transaction is {practice.status}")
         now = timezone.now()
         recent = list(
             OtpChallenge.objects.filter(
