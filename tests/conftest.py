@@ -127,3 +127,18 @@ class ApiClient(Client):
 def api_as():
     """api_as(user) -> an ApiClient authenticated as that user."""
     return lambda user, scheme="Bearer": ApiClient(bearer(user), scheme)
+
+
+@pytest.fixture
+def celery_eager():
+    """Tasks run in this process at `.delay()`, for unit tests of what they do.
+
+    Set on the Celery app itself: it reads Django's settings once, so changing
+    CELERY_* settings after the first task has been sent changes nothing."""
+    from portal.celery import app
+
+    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before

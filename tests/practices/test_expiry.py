@@ -16,13 +16,7 @@ from practices.models import AuditEvent, Practice, SignatureRequest
 from tests.practices.conftest import dst_body, signature_request, url
 from webhooks.models import Delivery
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _eager(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    settings.CELERY_TASK_EAGER_PROPAGATES = True
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
 
 
 @pytest.fixture

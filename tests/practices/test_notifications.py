@@ -11,16 +11,10 @@ from tests.accounts import test_email_smtp
 from tests.practices.conftest import dst_body, signature_request, url
 from tests.signing import conftest as signing_conftest
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
 
 smtp_inbox = test_email_smtp.smtp_inbox
 portal_pki = signing_conftest.portal_pki
-
-
-@pytest.fixture(autouse=True)
-def _eager(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    settings.CELERY_TASK_EAGER_PROPAGATES = True
 
 
 def _signer(email, first="Anna", last="Bianchi", **extra):

@@ -11,15 +11,13 @@ from practices.models import Practice, SignatureRequest
 from practices.services import ticket_read, ticket_url
 from tests.practices.conftest import dst_body, signature_request, url
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
 
 DAY = 24 * 3600
 
 
 @pytest.fixture(autouse=True)
-def _eager(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    settings.CELERY_TASK_EAGER_PROPAGATES = True
+def _daily_reminders(settings):
     settings.REMINDER_INTERVAL = DAY
 
 

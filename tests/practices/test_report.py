@@ -7,7 +7,6 @@ import subprocess
 import pytest
 
 from portal import trust
-from portal.celery import app as celery_app
 from practices import report
 from practices.audit import audit_verify
 from practices.models import AuditEvent, Practice, Revision
@@ -23,13 +22,6 @@ from tests.practices.test_perform import (
 from tests.signing.conftest import OFFLINE_BASE_URL
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eager():
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
 
 
 def pdftotext(data: bytes, tmp_path) -> str:
@@ -54,7 +46,7 @@ def performed_with_report(api, django_capture_on_commit_callbacks) -> dict:
 
 
 def test_the_sealed_report_lists_the_hashes_and_events(
-    admin_api, eager, django_capture_on_commit_callbacks, tmp_path
+    admin_api, celery_eager, django_capture_on_commit_callbacks, tmp_path
 ):
     dst = performed_with_report(admin_api, django_capture_on_commit_callbacks)
 
@@ -89,7 +81,7 @@ def test_the_sealed_report_lists_the_hashes_and_events(
     assert last.revision_sha256 == hashlib.sha256(data).hexdigest()
 
 
-def test_the_report_is_made_once(admin_api, eager, django_capture_on_commit_callbacks):
+def test_the_report_is_made_once(admin_api, celery_eager, django_capture_on_commit_callbacks):
     dst = performed_with_report(admin_api, django_capture_on_commit_callbacks)
     practice = Practice.objects.get(pk=dst["id"])
 
@@ -98,7 +90,7 @@ def test_the_report_is_made_once(admin_api, eager, django_capture_on_commit_call
 
 
 def test_the_report_speaks_the_organizations_language(
-    org, admin_api, eager, django_capture_on_commit_callbacks, tmp_path
+    org, admin_api, celery_eager, django_capture_on_commit_callbacks, tmp_path
 ):
     org.organization.language = "en"
     org.organization.save()
@@ -111,7 +103,7 @@ def test_the_report_speaks_the_organizations_language(
     assert "performed" in text and "automatic seal" in text
 
 
-def test_no_report_without_generate_report(admin_api, eager, django_capture_on_commit_callbacks):
+def test_no_report_without_generate_report(admin_api, celery_eager, django_capture_on_commit_callbacks):
     body = dst_body(groups=[[seal_request()]], generate_report=False)
     dst = create(admin_api, body)
     with django_capture_on_commit_callbacks(execute=True):
