@@ -103,7 +103,9 @@ def test_the_report_speaks_the_organizations_language(
     assert "performed" in text and "automatic seal" in text
 
 
-def test_no_report_without_generate_report(admin_api, celery_eager, django_capture_on_commit_callbacks):
+def test_no_report_without_generate_report(
+    admin_api, celery_eager, django_capture_on_commit_callbacks
+):
     body = dst_body(groups=[[seal_request()]], generate_report=False)
     dst = create(admin_api, body)
     with django_capture_on_commit_callbacks(execute=True):
