@@ -147,16 +147,16 @@ _REASON_NAMES = {reason.value.lower(): reason for reason in RevocationReason}
 
 
 @cache
-def _rsa_placeholder() -> rsa.RSAPrivateKey:
+def _throwaway_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def placeholder_key(handle: KeyHandle):
+def throwaway_key(handle: KeyHandle):
     """A throwaway private key of the handle's type: `cryptography` builders
     want one to sign with; we only keep the structure they produce and replace
     its signature with the handle's."""
     if isinstance(handle.public_key, rsa.RSAPublicKey):
-        return _rsa_placeholder()
+        return _throwaway_rsa_key()
     if isinstance(handle.public_key, ec.EllipticCurvePublicKey):
         return ec.generate_private_key(ec.SECP256R1())
     raise ValueError("unsupported key type")
@@ -164,7 +164,7 @@ def placeholder_key(handle: KeyHandle):
 
 def _sign_certificate(builder: x509.CertificateBuilder, handle: KeyHandle) -> x509.Certificate:
     draft = asn1_x509.Certificate.load(
-        builder.sign(placeholder_key(handle), hashes.SHA256()).public_bytes(Encoding.DER)
+        builder.sign(throwaway_key(handle), hashes.SHA256()).public_bytes(Encoding.DER)
     )
     tbs = draft["tbs_certificate"]
     signed = asn1_x509.Certificate(
@@ -179,7 +179,7 @@ def _sign_certificate(builder: x509.CertificateBuilder, handle: KeyHandle) -> x5
 
 def _sign_crl(builder: x509.CertificateRevocationListBuilder, handle: KeyHandle) -> bytes:
     draft = asn1_crl.CertificateList.load(
-        builder.sign(placeholder_key(handle), hashes.SHA256()).public_bytes(Encoding.DER)
+        builder.sign(throwaway_key(handle), hashes.SHA256()).public_bytes(Encoding.DER)
     )
     tbs = draft["tbs_cert_list"]
     signed = asn1_crl.CertificateList(
