@@ -330,3 +330,31 @@ class PostgresCluster:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def pytest_on_postgresql(*args: str) -> subprocess.CompletedProcess:
+    """Run `pytest -q ARGS` in a fresh session against a private PostgreSQL server.
+
+    pytest-django keeps one test database per session, so PostgreSQL needs a
+    session of its own. Skips, saying why, when this session already runs on
+    PostgreSQL or Debian's postgresql is not installed."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        pytest.skip("this session already runs on PostgreSQL")
+    reason = PostgresCluster.missing()
+    if reason:
+        pytest.skip(reason)
+    cluster = PostgresCluster().start()
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+            cwd=BASE_DIR,
+            env={**os.environ, "DATABASE_URL": cluster.url},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        cluster.stop()

@@ -12,6 +12,7 @@ from portal.models import IssuedCertificate
 from practices.audit import audit_verify
 from practices.models import Practice, Revision
 from tests.conftest import ApiClient, bearer
+from tests.integration import pytest_on_postgresql
 from tests.practices.conftest import dst_body, signature_request, url
 from tests.signing.conftest import OFFLINE_BASE_URL
 
@@ -91,35 +92,10 @@ def signatures_report(data: bytes):
 def test_signing_passes_on_postgresql():
     """This module and test_perform again on PostgreSQL, where the lock is a
     real row lock (SELECT ... FOR UPDATE) rather than SQLite's write lock."""
-    import os
-    import subprocess
-    import sys
+    run = pytest_on_postgresql(
+        "tests/practices/test_perform_concurrent.py::test_parallel_seals_of_one_group_sign_in_turn",
+        "tests/practices/test_perform.py",
+    )
 
-    from django.conf import settings
-
-    from tests.integration import BASE_DIR, PostgresCluster
-
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        pytest.skip("this session already runs on PostgreSQL")
-    reason = PostgresCluster.missing()
-    if reason:
-        pytest.skip(reason)
-    cluster = PostgresCluster().start()
-    try:
-        run = subprocess.run(
-            [
-                *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
-                "tests/practices/test_perform_concurrent.py::test_parallel_seals_of_one_group_sign_in_turn",
-                "tests/practices/test_perform.py",
-            ],
-            cwd=BASE_DIR,
-            env={**os.environ, "DATABASE_URL": cluster.url},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    finally:
-        cluster.stop()
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failed" not in run.stdout
