@@ -1,21 +1,17 @@
 """The account pages: login, password recovery, the Users section and Manage Token."""
 
 import base64
-import datetime
 import re
 import uuid
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
 from accounts import services, tokens
 from accounts.models import RobotConfiguration, Role, User
+from tests.accounts.test_robots_api import client_certificate
 from tests.conftest import PASSWORD
 
 NEW_PASSWORD = "Brand-New-Secret-77"
@@ -687,29 +683,9 @@ def test_manage_token_is_for_robots_only(admin, signer):
 
 def make_certificate() -> tuple[str, str, str]:
     """A client certificate, its key and an unrelated key, all PEM."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    other = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "erp client")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-
-    def key_pem(k) -> str:
-        return k.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
-
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem(key), key_pem(other)
+    cert, key = client_certificate()
+    _, other = client_certificate()
+    return cert, key, other
 
 
 def config_of(robot: User) -> dict:
