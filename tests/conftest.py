@@ -142,3 +142,10 @@ def celery_eager():
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = before
+    # An eager `.delay()` raises Celery's process-wide "join will block" flag
+    # for the call and restores the value it saw on entry. Two threads (a live
+    # server's request threads) doing that at once can restore each other's
+    # raised flag, leaving it up for every later test: put it down.
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
