@@ -108,7 +108,10 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("accounts-login")
     if can_manage_users(request.user):
         return redirect("accounts-user-list")
-    return render(request, "portal/signer_home.html")
+    # A signer's home is the list of what they have to sign.
+    from practices.inbox import inbox_page
+
+    return inbox_page(request)
 
 
 @sensitive_post_parameters("password")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("portal.pki_views")),
     path("validate", validation.validate_page, name="portal-validate"),
     path("", include("practices.urls")),
+    path("", include("practices.inbox")),
     path("", include("accounts.urls")),
 ]
 
