@@ -8,6 +8,10 @@ with what is at hand: the caller's CRLs and OCSP responses, the document's
 own DSS, and the network only if `allow_fetching`), the signature timestamp,
 and what changed in the document after it was signed.
 
+A certificate revoked or expired today is judged again at the signature
+time-stamp, when there is a trusted one (signing.validate_time): a one-time
+certificate revoked right after its signature stays trusted for it.
+
 It never raises on bad input: an unsigned, broken or foreign file gives a
 report with `valid` false and an `error`.
 """
@@ -34,6 +38,7 @@ from pyhanko_certvalidator import ValidationContext
 from signing.cades import encapsulated_content, read_signed_data
 from signing.errors import DEFAULT_MAX_BYTES
 from signing.pades import run_sync
+from signing.validate_time import Revocation, TimeVerdict, judge, reason_name
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,11 @@ class SignatureReport:
     changes_allowed: bool = True
     certificate: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # When the certificate was judged: now, or the signature time-stamp's
+    # time when it was revoked or expired since (past validation).
+    checked_at: datetime | None = None
+    checked_at_timestamp: bool = False
+    revocation: Revocation | None = None
 
     @property
     def valid(self) -> bool:
@@ -78,6 +88,9 @@ class SignatureReport:
             "changes_allowed": self.changes_allowed,
             "certificate": self.certificate,
             "problems": self.problems,
+            "checked_at": _iso(self.checked_at),
+            "checked_at_timestamp": self.checked_at_timestamp,
+            "revocation": self.revocation.as_dict() if self.revocation else None,
         }
 
 
@@ -141,6 +154,10 @@ class Report:
             if s.timestamp is not None and not s.timestamp_trusted:
                 timestamp += " (not trusted)"
             lines.append(f"  timestamp      {timestamp}")
+            if s.checked_at_timestamp:
+                lines.append(f"  checked at     {_human(s.checked_at)} (the signature time-stamp)")
+            if s.revocation is not None:
+                lines.append(f"  revoked        {_revocation_text(s.revocation)}")
             if s.modifications is not None:
                 allowed = "allowed" if s.changes_allowed else "NOT ALLOWED"
                 lines.append(f"  changes after  {s.modifications} ({allowed})")
@@ -161,6 +178,17 @@ def _human(value: datetime | None) -> str:
 
 def _yes(value: bool) -> str:
     return "yes" if value else "NO"
+
+
+def _revocation_text(revocation: Revocation) -> str:
+    text = f"{_human(revocation.revoked_at)} ({reason_name(revocation.reason)})"
+    if revocation.ca_revoked:
+        text += ", a CA of the chain"
+    if revocation.after_timestamp:
+        text += ", after the signature time-stamp"
+    elif revocation.after_timestamp is False:
+        text += ", NOT after the signature time-stamp"
+    return text
 
 
 # --- inputs ----------------------------------------------------------------------
@@ -207,6 +235,26 @@ class _Trust:
         )
         self.opened.append(context)
         return context
+
+    def context_at(
+        self, moment: datetime, *, like: ValidationContext, certs=()
+    ) -> ValidationContext:
+        """A context judging certificates as they stood at `moment`, with the
+        revocation data `like` had (including what it fetched). Revocation
+        data issued after `moment` is used (retroactive_revinfo): today's CRL
+        still lists a revocation dated before it. Nothing is fetched:
+        certvalidator fetches only for the present."""
+        return ValidationContext(
+            trust_roots=self.roots,
+            other_certs=self.others + list(certs),
+            crls=like.crls,
+            ocsps=like.ocsps,
+            moment=moment,
+            best_signature_time=moment,
+            retroactive_revinfo=True,
+            allow_fetching=False,
+            revocation_mode="soft-fail",
+        )
 
     async def close(self) -> None:
         """Release the HTTP sessions that fetching contexts opened."""
@@ -318,13 +366,32 @@ async def _validate_pdf(data: bytes, trust: _Trust) -> Report:
             status = await async_validate_pdf_signature(
                 sig, signer_validation_context=context, ts_validation_context=ts_context
             )
+            verdict = await judge(
+                status=status,
+                revalidate=_pdf_at(sig, trust=trust, present=context, certs=dss_certs),
+            )
         except Exception as exc:
             report.signatures.append(_broken_signature(sig, exc))
             continue
         report.signatures.append(
-            _pdf_signature_report(sig, status, report, reader, dss_revision, dss_crls, dss_ocsps)
+            _pdf_signature_report(
+                sig, status, verdict, report, reader, dss_revision, dss_crls, dss_ocsps
+            )
         )
     return report
+
+
+def _pdf_at(sig, *, trust: _Trust, present: ValidationContext, certs: list):
+    async def revalidate(moment: datetime):
+        context = trust.context_at(moment, like=present, certs=certs)
+        status = await async_validate_pdf_signature(
+            sig,
+            signer_validation_context=context,
+            ts_validation_context=trust.context(certs=certs, crls=present.crls),
+        )
+        return status, context.crls
+
+    return revalidate
 
 
 def _broken_signature(sig, exc: Exception) -> SignatureReport:
@@ -353,19 +420,30 @@ def _archived(reader, certificate, revision: int) -> bool:
     return found is not None and _revinfo_covers(certificate, found[1], found[2])
 
 
-def _pdf_signature_report(sig, status, report, reader, dss_revision, dss_crls, dss_ocsps):
+def _trust_problems(status, verdict: TimeVerdict) -> list[str]:
+    """Why the certificate is not trusted; nothing when it is, at present or
+    at the signature time-stamp."""
+    if verdict.trusted:
+        return []
+    problems = []
+    indication = status.trust_problem_indic
+    problems.append(
+        "the certificate does not chain to a trusted root"
+        + (f" ({indication.name})" if indication is not None else "")
+    )
+    if status.revoked:
+        problems.append("the signer's certificate is revoked")
+    if verdict.problem:
+        problems.append(verdict.problem)
+    return problems
+
+
+def _pdf_signature_report(sig, status, verdict, report, reader, dss_revision, dss_crls, dss_ocsps):
     problems = []
     intact = bool(status.intact and status.valid)
     if not intact:
         problems.append("the signed bytes do not match the signature")
-    if not status.trusted:
-        indication = status.trust_problem_indic
-        problems.append(
-            "the certificate does not chain to a trusted root"
-            + (f" ({indication.name})" if indication is not None else "")
-        )
-    if status.revoked:
-        problems.append("the signer's certificate is revoked")
+    problems.extend(_trust_problems(status, verdict))
     coverage = status.coverage
     covered = coverage in (
         SignatureCoverageLevel.ENTIRE_REVISION,
@@ -411,7 +489,7 @@ def _pdf_signature_report(sig, status, report, reader, dss_revision, dss_crls, d
         signing_time=status.signer_reported_dt,
         level=level,
         intact=intact,
-        trusted=bool(status.trusted) and not status.revoked,
+        trusted=verdict.trusted,
         timestamp=timestamp,
         timestamp_trusted=timestamp_trusted,
         field_name=sig.field_name,
@@ -421,6 +499,9 @@ def _pdf_signature_report(sig, status, report, reader, dss_revision, dss_crls, d
         changes_allowed=changes_allowed,
         certificate=_certificate_summary(status.signing_cert),
         problems=problems,
+        checked_at=verdict.checked_at,
+        checked_at_timestamp=verdict.at_timestamp,
+        revocation=verdict.revocation,
     )
 
 
@@ -457,6 +538,12 @@ async def _validate_p7m(signed_data: cms.SignedData, trust: _Trust) -> Report:
                 signer_validation_context=context,
                 ts_validation_context=trust.context(certs=certificates),
             )
+            verdict = await judge(
+                status=status,
+                revalidate=_cms_at(
+                    content, single, trust=trust, present=context, certs=certificates
+                ),
+            )
         except Exception as exc:
             report.signatures.append(
                 SignatureReport(
@@ -473,8 +560,7 @@ async def _validate_p7m(signed_data: cms.SignedData, trust: _Trust) -> Report:
         intact = bool(status.intact and status.valid)
         if not intact:
             problems.append("the signed content does not match the signature")
-        if not status.trusted:
-            problems.append("the certificate does not chain to a trusted root")
+        problems.extend(_trust_problems(status, verdict))
         tst = status.timestamp_validity
         timestamp_trusted = bool(tst.intact and tst.valid and tst.trusted) if tst else None
         if tst is not None and not timestamp_trusted:
@@ -485,16 +571,33 @@ async def _validate_p7m(signed_data: cms.SignedData, trust: _Trust) -> Report:
                 signing_time=status.signer_reported_dt,
                 level="B-T" if timestamp_trusted else "B-B",
                 intact=intact,
-                trusted=bool(status.trusted) and not status.revoked,
+                trusted=verdict.trusted,
                 timestamp=tst.timestamp if tst is not None else None,
                 timestamp_trusted=timestamp_trusted,
                 certificate=_certificate_summary(status.signing_cert),
                 problems=problems,
+                checked_at=verdict.checked_at,
+                checked_at_timestamp=verdict.at_timestamp,
+                revocation=verdict.revocation,
             )
         )
     if not report.signatures:
         report.error = "the .p7m has no signatures"
     return report
+
+
+def _cms_at(content: bytes, signed_data, *, trust: _Trust, present: ValidationContext, certs):
+    async def revalidate(moment: datetime):
+        context = trust.context_at(moment, like=present, certs=certs)
+        status = await async_validate_detached_cms(
+            content,
+            signed_data,
+            signer_validation_context=context,
+            ts_validation_context=trust.context(certs=certs, crls=present.crls),
+        )
+        return status, context.crls
+
+    return revalidate
 
 
 # --- entry points -----------------------------------------------------------------
