@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -145,13 +145,25 @@ def signer(row: IssuedCertificate) -> HandleSigner:
     return authority().signer(row.certificate, bytes(row.key_reference), owner=row.owner)
 
 
+def _next_whole_second(moment: datetime) -> datetime:
+    return (
+        moment if moment.microsecond == 0 else moment.replace(microsecond=0) + timedelta(seconds=1)
+    )
+
+
 def revoke(*, serial: int | str, reason: str = RevocationReason.UNSPECIFIED) -> bool:
     """Mark a certificate revoked from now on; False if it was unknown or
-    already revoked. The CRL and OCSP answers change at once."""
+    already revoked. The CRL and OCSP answers change at once.
+
+    The time is rounded up to the whole second that CRLs, OCSP and time-stamp
+    tokens carry: rounded down, a one-time certificate revoked in the second
+    of its signature would look revoked at its own time-stamp, and
+    validators (ETSI EN 319 102-1) refuse a time-stamp that is not strictly
+    before the revocation."""
     reason = parse_reason(reason or RevocationReason.UNSPECIFIED).value
     updated = IssuedCertificate.objects.filter(
         serial=serial_hex(serial), revoked_at__isnull=True
-    ).update(revoked_at=timezone.now(), revocation_reason=reason)
+    ).update(revoked_at=_next_whole_second(timezone.now()), revocation_reason=reason)
     with _lock:
         _cache.pop("crl", None)
     return bool(updated)
