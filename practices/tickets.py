@@ -25,6 +25,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from io import BytesIO
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.db import transaction
@@ -38,6 +39,9 @@ from practices.audit import Actor, audit_append
 from practices.models import OtpChallenge, Practice, Revision, SignatureRequest
 from practices.services import _cancel, _locked, ticket_digest
 from signing.pki import Profile, RevocationReason, Subject
+
+if TYPE_CHECKING:
+    from practices.identity import VerifiedIdentity
 
 OTP_LIFETIME = timedelta(minutes=5)
 OTP_MAX_ATTEMPTS = 5
@@ -350,8 +354,12 @@ def signature_image(data_url: str) -> bytes:
     return data
 
 
-def _certificate(request: SignatureRequest):
-    """The certificate this request's signature type signs with."""
+def _certificate(request: SignatureRequest, *, identity: "VerifiedIdentity | None" = None):
+    """The certificate this request's signature type signs with. A SPID
+    signature's one-time certificate names the person `identity` verified,
+    with their fiscal code as the semantics identifier (ETSI EN 319 412-1);
+    without it (the ticket API: the integrator identified the signer), the
+    person the request names."""
     name = f"{request.signer_first_name} {request.signer_last_name}".strip()
     owner = f"signer:{request.document.practice.organization.slug}:{request.signer_email}"
     profile = {
@@ -361,6 +369,14 @@ def _certificate(request: SignatureRequest):
     }.get(request.signature_type, Profile.SIMPLE)
     if profile == Profile.SIMPLE:
         subject = Subject(common_name=name, email=request.signer_email)
+    elif profile == Profile.ONE_TIME and identity is not None:
+        subject = Subject(
+            common_name=identity.full_name,
+            email=request.signer_email,
+            given_name=identity.first_name,
+            surname=identity.last_name,
+            serial_number=identity.semantics_identifier,
+        )
     else:
         subject = Subject(
             common_name=name,
@@ -391,9 +407,12 @@ def ticket_sign(
     accepted_clauses: list,
     otp: str | None = None,
     image_data_url: str | None = None,
+    identity: "VerifiedIdentity | None" = None,
 ) -> Outcome:
     """Sign `request` by its signature type. The checks that need no secret come
-    first, so a refused request never spends an attempt or a code."""
+    first, so a refused request never spends an attempt or a code. `identity`,
+    for a SPID signature, is the person an identity provider verified (the
+    signer's page passes it); the one-time certificate names them."""
     _check_open(request)
     accepted = [str(c) for c in accepted_clauses]
     missing = [
@@ -431,7 +450,7 @@ def ticket_sign(
         with transaction.atomic():
             if challenge is not None and not otp_consume(challenge=challenge):
                 raise TicketRefused(401, "Unauthorized", "This code was already used", "otp")
-            certificate = _certificate(request)
+            certificate = _certificate(request, identity=identity if kind == "spid" else None)
             signatures.signature_apply(
                 request=request,
                 certificate=certificate,

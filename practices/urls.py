@@ -13,6 +13,12 @@ urlpatterns = [
     path("sign/s/<uuid:request_id>/sign", views.sign_submit, name="practices-sign-submit"),
     path("sign/s/<uuid:request_id>/decline", views.sign_decline, name="practices-sign-decline"),
     path("sign/s/<uuid:request_id>/done/", views.sign_done, name="practices-sign-done"),
+    path("sign/s/<uuid:request_id>/identity/", views.sign_identity, name="practices-sign-identity"),
+    path(
+        "sign/s/<uuid:request_id>/identity/complete",
+        views.sign_identity_complete,
+        name="practices-sign-identity-complete",
+    ),
     path(
         "sign/s/<uuid:request_id>/download",
         views.sign_download,

@@ -10,6 +10,22 @@ which answers 404 for a request this session was not given.
 The actions (send the OTP, sign, decline) are small JSON calls made by
 static/js/sign.js; they go through the same ticket services as the ticket API
 (practices.tickets, CONTRACT §7), so the page and the API behave alike.
+
+Two steps exist only on the page:
+
+- SPID: the signer goes through the identity provider (practices.identity)
+  first; the verified identity is kept in this session next to the grant, for
+  at most identity.IDENTITY_LIFETIME, recorded in the audit trail, and handed
+  to the sign service, whose one-time certificate then names that person. The
+  page's sign action refuses a SPID signature without it. (Through the ticket
+  API the integrator holding the ticket has identified the signer already.)
+- Advanced and qualified: the page shows the certificate the signer signs
+  with. It is issued (or the one already issued to the signer reused) when
+  the signer asks for the code, not when the page opens: opening a link proves
+  nothing (mail scanners open links too), while asking for the code is the
+  signer's own act, the one that starts the signature, and it keeps the
+  register, the CRL and OCSP free of certificates that nobody used. Until
+  then the card says what will be issued, in whose name.
 """
 
 import json
@@ -19,12 +35,14 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
 from practices import previews, selectors
@@ -32,6 +50,9 @@ from practices.models import Document, Practice, Revision, SignatureRequest
 from practices.services import ticket_digest
 
 SESSION_KEY = "signer_requests"
+IDENTITY_SESSION_KEY = "signer_identities"
+CERTIFICATE_SESSION_KEY = "signer_certificates"
+REMOTE_CERTIFICATE_TYPES = ("advanced", "qualified")
 # How long the page stays usable after the ticket was opened; opening the
 # ticket again starts a new period.
 SIGNER_SESSION_SECONDS = getattr(settings, "SIGNER_SESSION_SECONDS", 2 * 60 * 60)
@@ -69,6 +90,35 @@ def _session_grant(request: HttpRequest, signature: SignatureRequest) -> None:
     }
     granted[str(signature.id)] = time.time() + SIGNER_SESSION_SECONDS
     request.session[SESSION_KEY] = granted
+
+
+def _identity_of(request: HttpRequest, signature: SignatureRequest):
+    """The identity verified in this session for `signature`, while it lasts."""
+    from practices.identity import VerifiedIdentity
+
+    kept = request.session.get(IDENTITY_SESSION_KEY, {}).get(str(signature.id))
+    if not kept or kept.get("expires", 0) <= time.time():
+        return None
+    try:
+        return VerifiedIdentity.from_json(kept["identity"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _identity_keep(request: HttpRequest, signature: SignatureRequest, identity) -> None:
+    from practices.identity import IDENTITY_LIFETIME
+
+    grant = request.session.get(SESSION_KEY, {}).get(str(signature.id), 0)
+    kept = {
+        key: value
+        for key, value in request.session.get(IDENTITY_SESSION_KEY, {}).items()
+        if value.get("expires", 0) > time.time()
+    }
+    kept[str(signature.id)] = {
+        "identity": identity.to_json(),
+        "expires": min(grant, time.time() + IDENTITY_LIFETIME.total_seconds()),
+    }
+    request.session[IDENTITY_SESSION_KEY] = kept
 
 
 def _get_request_for_signer(request: HttpRequest, request_id: UUID) -> SignatureRequest:
@@ -201,6 +251,68 @@ def _context(signature: SignatureRequest) -> dict:
     }
 
 
+def identity_context(request: HttpRequest, signature: SignatureRequest) -> dict:
+    """The context of an identity provider's pages: the page's header and a way back."""
+    context = _context(signature)
+    context["sign_url"] = reverse("practices-sign-page", args=[signature.id])
+    return context
+
+
+# --- the certificate of an advanced or qualified signature ---------------------------
+
+
+def _certificate_shown(request: HttpRequest, signature: SignatureRequest):
+    """The certificate issued for `signature` in this session, while it can still sign."""
+    from portal.models import IssuedCertificate
+    from portal.trust import REUSE_MARGIN
+
+    serial = request.session.get(CERTIFICATE_SESSION_KEY, {}).get(str(signature.id))
+    if not serial:
+        return None
+    return IssuedCertificate.objects.filter(
+        serial=serial, revoked_at__isnull=True, not_after__gt=timezone.now() + REUSE_MARGIN
+    ).first()
+
+
+def _certificate_remember(request: HttpRequest, signature: SignatureRequest, issued) -> None:
+    shown = dict(request.session.get(CERTIFICATE_SESSION_KEY, {}))
+    shown[str(signature.id)] = issued.serial
+    request.session[CERTIFICATE_SESSION_KEY] = shown
+
+
+def _name_part(name, oid) -> str:
+    values = name.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else ""
+
+
+def _certificate_card(signature: SignatureRequest, issued) -> dict:
+    """What the certificate card shows: the details of `issued`, or (None) what
+    will be issued."""
+    card = {"qualified": signature.signature_type == "qualified", "issued": False}
+    if issued is None:
+        return card
+    from cryptography.x509.oid import NameOID
+
+    from signing.pki import OID_QC_STATEMENTS
+
+    certificate = issued.certificate
+    serial = format(certificate.serial_number, "X")
+    serial = serial.rjust(len(serial) + len(serial) % 2, "0")
+    issuer = certificate.issuer
+    card.update(
+        issued=True,
+        holder=_name_part(certificate.subject, NameOID.COMMON_NAME),
+        holder_id=_name_part(certificate.subject, NameOID.SERIAL_NUMBER),
+        issuer=_name_part(issuer, NameOID.COMMON_NAME),
+        issuer_organization=_name_part(issuer, NameOID.ORGANIZATION_NAME),
+        serial=":".join(serial[i : i + 2] for i in range(0, len(serial), 2)),
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+        qualified=any(e.oid == OID_QC_STATEMENTS for e in certificate.extensions),
+    )
+    return card
+
+
 @never_cache
 @require_GET
 def sign_entry(request: HttpRequest, ticket: str) -> HttpResponse:
@@ -239,6 +351,13 @@ def sign_page(request: HttpRequest, request_id: UUID) -> HttpResponse:
     if state != "sign":
         context["state"] = state
         return _no_referrer(render(request, "practices/sign_state.html", context))
+    if signature.signature_type in REMOTE_CERTIFICATE_TYPES:
+        context["certificate"] = _certificate_card(
+            signature, _certificate_shown(request, signature)
+        )
+    if signature.signature_type == "spid":
+        context["identity"] = _identity_of(request, signature)
+        context["identity_url"] = reverse("practices-sign-identity", args=[signature.id])
     context.update(
         pages=_pages(signature),
         clauses=signature.clauses or [],
@@ -351,7 +470,9 @@ def _perform(request: HttpRequest, request_id: UUID, action: str) -> HttpRespons
     try:
         if action == "otp":
             tickets.otp_send(request=signature, actor=actor)
-            return _no_referrer(HttpResponse(status=204))
+            if signature.signature_type not in REMOTE_CERTIFICATE_TYPES:
+                return _no_referrer(HttpResponse(status=204))
+            return _no_referrer(_certificate_issued(request, signature))
         if action == "sign":
             accepted = body.get("accepted_clauses") or []
             otp = body.get("otp") or None
@@ -362,12 +483,23 @@ def _perform(request: HttpRequest, request_id: UUID, action: str) -> HttpRespons
                 or not isinstance(graphometric, dict)
             ):
                 return _no_referrer(_error(400, "ValidationError", "Malformed request"))
+            identity = _identity_of(request, signature)
+            if signature.signature_type == "spid" and identity is None:
+                return _no_referrer(
+                    _error(
+                        401,
+                        "Unauthorized",
+                        translation.gettext("Verify your identity before signing."),
+                        "identity",
+                    )
+                )
             outcome = tickets.ticket_sign(
                 request=signature,
                 actor=actor,
                 accepted_clauses=[str(c) for c in accepted],
                 otp=otp,
                 image_data_url=graphometric.get("image") or None,
+                identity=identity if signature.signature_type == "spid" else None,
             )
         else:
             reason = body.get("reason")
@@ -388,6 +520,101 @@ def _perform(request: HttpRequest, request_id: UUID, action: str) -> HttpRespons
     # else on our completion page.
     redirect_to = outcome.redirect or reverse("practices-sign-done", args=[signature.id])
     return _no_referrer(JsonResponse({"status": outcome.status, "redirect": redirect_to}))
+
+
+def _certificate_issued(request: HttpRequest, signature: SignatureRequest) -> HttpResponse:
+    """After the code went: the certificate the signature will use, issued now
+    on first use (see the module's docstring), as the card's new HTML."""
+    import logging
+
+    from practices import tickets
+
+    try:
+        issued = tickets._certificate(signature)
+    except Exception:
+        # The code is sent; signing issues the certificate again if this failed.
+        logging.getLogger(__name__).exception("certificate for %s not issued", signature.id)
+        issued = None
+    if issued is not None:
+        _certificate_remember(request, signature, issued)
+    html = render_to_string(
+        "practices/_sign_certificate.html",
+        {"certificate": _certificate_card(signature, issued)},
+        request=request,
+    )
+    return JsonResponse({"status": "sent", "certificate_html": html})
+
+
+# --- the identity step of a SPID signature -------------------------------------------
+
+
+def _identity_step(request: HttpRequest, request_id: UUID):
+    """The signature when it is a SPID request that can be signed now, else the
+    response to give instead (the sign page explains the state)."""
+    signature = _get_request_for_signer(request, request_id)
+    _activate(request, signature)
+    if signature.signature_type != "spid" or _state(signature) != "sign":
+        return signature, _no_referrer(redirect("practices-sign-page", request_id=signature.id))
+    return signature, None
+
+
+@never_cache
+@require_GET
+def sign_identity(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    from practices import identity
+
+    signature, instead = _identity_step(request, request_id)
+    if instead is not None:
+        return instead
+    return _no_referrer(identity.provider().begin(request, signature))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_identity_complete(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    from portal import ratelimit
+    from practices import identity
+    from practices.audit import audit_append
+    from practices.services import _locked
+    from practices.tickets import SignerActor
+
+    signature, instead = _identity_step(request, request_id)
+    if instead is not None:
+        return instead
+    address = ratelimit.client_address(request)
+    wait = ratelimit.hit(scope="ticket", key=address)
+    if wait is not None:
+        response = render(
+            request, "practices/identity_refused.html", _context(signature), status=429
+        )
+        response["Retry-After"] = str(wait)
+        return _no_referrer(response)
+    provider = identity.provider()
+    try:
+        verified = provider.complete(request, signature)
+        if not identity.matches_signer(verified, signature):
+            raise identity.IdentityRefused(
+                translation.gettext(
+                    "The identity verified is not the person this signature request is for."
+                )
+            )
+    except identity.IdentityRefused as refusal:
+        return _no_referrer(provider.refused(request, signature, refusal))
+    actor = SignerActor(
+        ip=address or "",
+        user_agent=request.headers.get("User-Agent", "")[:500],
+        signer=signature.signer_email,
+    )
+    with transaction.atomic():
+        practice = _locked(signature.document.practice)
+        audit_append(
+            practice=practice,
+            kind="signature.identity_verified",
+            actor=actor,
+            data={"signature": str(signature.id), **verified.to_json()},
+        )
+    _identity_keep(request, signature, verified)
+    return _no_referrer(redirect("practices-sign-page", request_id=signature.id))
 
 
 @never_cache

@@ -1,5 +1,5 @@
-/* The signer's page: approve the clauses, send the SMS code, draw the
- * signature, sign or decline. Each action is one small JSON call to the
+/* The signer's page: approve the clauses, send the SMS code (and show the
+ * certificate it unlocks), draw the signature, sign or decline. Each action is one small JSON call to the
  * session-scoped endpoints next to the page; their answers follow the ticket
  * API (CONTRACT §7): {"status", "redirect"} or the {"meta": {...}} error body.
  * No inline handlers: everything is bound here. */
@@ -145,7 +145,9 @@
       busy(send, true);
       post(form.dataset.otpUrl).then(function (result) {
         send.removeAttribute("aria-busy");
-        if (result.status === 204) {
+        if (result.status === 204 || result.status === 200) {
+          // Advanced and qualified: the certificate, issued on this first use.
+          showCertificate(form, result.data && result.data.certificate_html);
           status.textContent = form.dataset.msgSent;
           var until = Date.now() + cooldown * 1000;
           send.disabled = true;
@@ -162,6 +164,15 @@
         show(errorBox, form.dataset.msgOffline);
       });
     });
+  }
+
+  function showCertificate(form, html) {
+    var card = form.querySelector("[data-certificate]");
+    if (!card || !html) return;
+    var holder = document.createElement("div");
+    holder.innerHTML = html;
+    var fresh = holder.querySelector("[data-certificate]");
+    if (fresh) card.replaceWith(fresh);
   }
 
   function updateAttempts(form, result) {

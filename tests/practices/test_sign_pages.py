@@ -2,9 +2,11 @@
 previews and the pages for requests that cannot be signed."""
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
@@ -333,7 +335,7 @@ def test_advanced_signs_through_the_page_with_the_code(admin_api, pki):
     assert "data-otp-send" in page
     base = f"/sign/s/{item['id']}"
     assert post(client, f"{base}/sign", {}).status_code == 400  # the code is needed
-    assert post(client, f"{base}/otp", {}).status_code == 204
+    assert post(client, f"{base}/otp", {}).status_code == 200  # with the certificate's card
     assert post(client, f"{base}/otp", {}).status_code == 429  # the resend cooldown
     response = post(client, f"{base}/sign", {"otp": sms_code()})
     assert response.status_code == 200, response.content
@@ -345,3 +347,278 @@ def test_unknown_tickets_are_rate_limited(settings):
     client = Client()
     statuses = [client.get(f"/sign/guess-{n}").status_code for n in range(4)]
     assert statuses == [404, 404, 404, 429]
+
+
+# --- SPID: the identity step (practices.identity, the demonstration provider) --------
+
+MARIO_CF = "RSSMRA80A01H501U"
+
+
+@pytest.fixture
+def in_english(signer):
+    # mrossi@acme.example has an account: the pages speak its language.
+    account_services.user_update(user=signer, language="en")
+    return signer
+
+
+def spid_dst(admin_api, **overrides) -> dict:
+    from practices.signature_types import DISPOSABLE, SPID_FLOW
+
+    mario = {"email": "mrossi@acme.example", "first_name": "Mario", "last_name": "Rossi"}
+    request = signature_request(
+        signer=mario, constraints=[DISPOSABLE, SPID_FLOW], profile="pades-t", **overrides
+    )
+    dst = create(admin_api, groups=[[request]])
+    assert first(dst)["signature_type"] == "spid"
+    return dst
+
+
+def signed_revisions(dst: dict) -> int:
+    return Revision.objects.filter(document_id=dst["documents"][0]["id"], number__gt=0).count()
+
+
+def identity_events(dst: dict):
+    from practices.models import AuditEvent
+
+    return AuditEvent.objects.filter(practice_id=dst["id"], kind="signature.identity_verified")
+
+
+def test_spid_sign_is_refused_without_a_verified_identity(admin_api, pki, in_english):
+    dst = spid_dst(admin_api)
+    item = first(dst)
+    client = Client()
+    html = client.get(open_ticket(client, item)["Location"]).content.decode()
+    base = f"/sign/s/{item['id']}"
+    assert f'href="{base}/identity/"' in html and "data-identity-start" in html
+    # The sign button waits for the identity.
+    assert re.search(r"<button[^>]*data-sign-submit[^>]*\bdisabled\b", html)
+
+    response = post(client, f"{base}/sign", {})
+
+    assert response.status_code == 401
+    meta = response.json()["meta"]
+    assert meta["error_type"] == "Unauthorized"
+    assert meta["error_message"] == "identity : Verify your identity before signing."
+    assert SignatureRequest.objects.get(pk=item["id"]).status == "pending"
+    assert signed_revisions(dst) == 0
+
+
+def test_a_wrong_fiscal_code_is_shown_and_nothing_is_signed(admin_api, pki, in_english):
+    dst = spid_dst(admin_api)
+    item = first(dst)
+    client = Client()
+    open_ticket(client, item)
+    base = f"/sign/s/{item['id']}"
+    page = client.get(f"{base}/identity/")
+    assert page.status_code == 200
+    assert page["Referrer-Policy"] == "no-referrer"
+    html = page.content.decode()
+    assert 'data-identity-provider="demo"' in html and "demonstration identity provider" in html
+    assert 'name="fiscal_code"' in html and '<label for="fiscal-code">' in html
+
+    cases = [
+        ("RSSMRA80A01H501X", "its last letter does not match"),  # the check character
+        ("RSSMRA80A01", "16 characters"),
+        ("BNCLCU80A01H501?", "only letters and digits"),
+        ("BNCLCU80A01H501" + "X", "last letter"),
+    ]
+    for code, why in cases:
+        refused = client.post(f"{base}/identity/complete", {"fiscal_code": code, "confirm": "yes"})
+        assert refused.status_code == 400
+        text = refused.content.decode()
+        assert 'role="alert"' in text and why in text, (code, text)
+        assert 'aria-invalid="true"' in text
+        assert f'value="{code}"' in text.replace("&#x27;", "'")
+    # A well-formed code of somebody else: the name letters do not fit Mario Rossi.
+    from practices.identity import check_character
+
+    other = "BNCLCU80A01H501"
+    refused = client.post(
+        f"{base}/identity/complete",
+        {"fiscal_code": other + check_character(other), "confirm": "yes"},
+    )
+    assert refused.status_code == 400
+    assert b"does not belong to the name" in refused.content
+    # The right code without the confirmation.
+    refused = client.post(f"{base}/identity/complete", {"fiscal_code": MARIO_CF})
+    assert refused.status_code == 400
+
+    assert not identity_events(dst).exists()
+    assert post(client, f"{base}/sign", {}).status_code == 401
+    assert signed_revisions(dst) == 0
+
+
+def test_the_verified_identity_is_recorded_and_the_one_time_certificate_carries_it(
+    admin_api, pki, in_english
+):
+    from cryptography.x509.oid import NameOID
+
+    from portal import trust
+    from portal.models import IssuedCertificate
+    from practices.audit import audit_verify
+    from tests.practices.test_tickets import latest, signer_certificates
+
+    dst = spid_dst(admin_api, urlback="https://erp.example.com/back")
+    item = first(dst)
+    client = Client()
+    open_ticket(client, item)
+    base = f"/sign/s/{item['id']}"
+
+    response = client.post(
+        f"{base}/identity/complete", {"fiscal_code": "rssmra 80a01 h501u", "confirm": "yes"}
+    )
+
+    assert response.status_code == 302 and response["Location"] == f"{base}/"
+    (event,) = identity_events(dst)
+    assert event.data["signature"] == item["id"]
+    assert event.data["fiscal_code"] == MARIO_CF
+    assert (event.data["first_name"], event.data["last_name"]) == ("Mario", "Rossi")
+    assert (event.data["provider"], event.data["level"]) == ("demo", "none")
+    assert event.actor_label == "signer:mrossi@acme.example"
+    assert audit_verify(practice=Practice.objects.get(pk=dst["id"])) is None
+    html = client.get(f"{base}/").content.decode()
+    assert "data-identity-verified" in html and MARIO_CF in html
+    assert not re.search(r"<button[^>]*data-sign-submit[^>]*\bdisabled\b", html)
+
+    signed = post(client, f"{base}/sign", {})
+
+    assert signed.status_code == 200, signed.content
+    assert signed.json() == {"status": "performed", "redirect": "https://erp.example.com/back"}
+    data = latest(dst["documents"][0]["id"])
+    (certificate,) = signer_certificates(data)
+    subject = certificate.subject
+    assert subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == f"TINIT-{MARIO_CF}"
+    assert subject.get_attributes_for_oid(NameOID.GIVEN_NAME)[0].value == "Mario"
+    assert subject.get_attributes_for_oid(NameOID.SURNAME)[0].value == "Rossi"
+    assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Mario Rossi"
+    issued = IssuedCertificate.objects.get(serial=format(certificate.serial_number, "x"))
+    assert issued.profile == "one_time" and issued.revoked_at is not None
+    crl = x509.load_der_x509_crl(trust.issuing_crl())
+    assert crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None
+    assert post(client, f"{base}/sign", {}).status_code == 409
+
+
+def test_the_identity_belongs_to_the_session_and_the_request(
+    admin_api, pki, in_english, monkeypatch
+):
+    dst = spid_dst(admin_api)
+    item = first(dst)
+    client = Client()
+    open_ticket(client, item)
+    base = f"/sign/s/{item['id']}"
+    ok = client.post(f"{base}/identity/complete", {"fiscal_code": MARIO_CF, "confirm": "yes"})
+    assert ok.status_code == 302
+    # Another browser that opens the same ticket has not identified itself.
+    other = Client()
+    open_ticket(other, item)
+    assert post(other, f"{base}/sign", {}).status_code == 401
+    # Nor does the identity outlive its lifetime.
+    from practices import identity, views
+
+    later = views.time.time() + identity.IDENTITY_LIFETIME.total_seconds() + 1
+    monkeypatch.setattr(views.time, "time", lambda: later)
+    assert b"data-identity-start" in client.get(f"{base}/").content  # the grant lasts longer
+    response = post(client, f"{base}/sign", {})
+    assert response.status_code == 401
+    assert SignatureRequest.objects.get(pk=item["id"]).status == "pending"
+
+
+def test_the_identity_step_is_only_for_spid_requests_that_can_be_signed(dst):
+    item = first(dst)  # a click signature
+    client = Client()
+    open_ticket(client, item)
+    base = f"/sign/s/{item['id']}"
+    assert client.get(f"{base}/identity/")["Location"] == f"{base}/"
+    response = client.post(f"{base}/identity/complete", {"fiscal_code": MARIO_CF, "confirm": "yes"})
+    assert response.status_code == 302 and response["Location"] == f"{base}/"
+    assert Client().get(f"{base}/identity/").status_code == 404  # no session
+
+
+class Stranger:
+    """A provider that vouches for somebody else than the request's signer."""
+
+    name = "stranger"
+
+    def begin(self, request, signature):
+        from django.http import HttpResponse
+
+        return HttpResponse("begin")
+
+    def complete(self, request, signature):
+        from practices.identity import VerifiedIdentity
+
+        return VerifiedIdentity(
+            first_name="Giulia",
+            last_name="Bianchi",
+            fiscal_code="BNCGLI80A41H501X",
+            provider="spid:https://idp.example",
+            level="SpidL2",
+            verified_at=timezone.now(),
+        )
+
+    def refused(self, request, signature, refusal):
+        from practices.identity import render_refused
+
+        return render_refused(request, signature, refusal)
+
+
+def test_an_identity_of_another_person_is_refused(admin_api, pki, in_english, settings):
+    settings.SPID_IDENTITY_PROVIDER = f"{__name__}.Stranger"
+    dst = spid_dst(admin_api)
+    item = first(dst)
+    client = Client()
+    open_ticket(client, item)
+    base = f"/sign/s/{item['id']}"
+    assert client.get(f"{base}/identity/").content == b"begin"
+    response = client.get(f"{base}/identity/complete")
+    assert response.status_code == 403
+    assert b"not the person this signature request is for" in response.content
+    assert not identity_events(dst).exists()
+    assert post(client, f"{base}/sign", {}).status_code == 401
+
+
+# --- advanced and qualified: the certificate card ----------------------------------
+
+
+@pytest.mark.parametrize("kind", ["advanced", "qualified"])
+def test_the_certificate_is_shown_once_issued_on_the_first_code(admin_api, pki, in_english, kind):
+    from portal.models import IssuedCertificate
+    from practices.signature_types import QUALIFIED
+    from tests.practices.test_tickets import latest, signer_certificates
+
+    mario = {
+        "email": "mrossi@acme.example",
+        "first_name": "Mario",
+        "last_name": "Rossi",
+        "phone": "+393331234567",
+    }
+    constraints = [QUALIFIED] if kind == "qualified" else []
+    dst = create(admin_api, groups=[[signature_request(signer=mario, constraints=constraints)]])
+    item = first(dst)
+    assert item["signature_type"] == kind
+    client = Client()
+    html = client.get(open_ticket(client, item)["Location"]).content.decode()
+    assert "data-certificate" in html and "data-certificate-serial" not in html
+    assert ("sign-badge-qualified" in html) == (kind == "qualified")
+    assert not IssuedCertificate.objects.exists()  # opening the page issues nothing
+    base = f"/sign/s/{item['id']}"
+
+    sent = post(client, f"{base}/otp", {})
+
+    assert sent.status_code == 200, sent.content
+    issued = IssuedCertificate.objects.get()
+    assert issued.profile == kind
+    card = sent.json()["certificate_html"]
+    serial = format(issued.serial_number, "X")
+    serial = serial.rjust(len(serial) + len(serial) % 2, "0")
+    serial = ":".join(serial[n : n + 2] for n in range(0, len(serial), 2))
+    assert serial in card and "Mario Rossi" in card and "Issuing CA" in card
+    assert ("sign-badge-qualified" in card) == (kind == "qualified")
+    assert serial in client.get(f"{base}/").content.decode()  # the page shows it from now on
+
+    response = post(client, f"{base}/sign", {"otp": sms_code()})
+
+    assert response.status_code == 200, response.content
+    (certificate,) = signer_certificates(latest(dst["documents"][0]["id"]))
+    assert certificate.serial_number == issued.serial_number
+    validated(dst["documents"][0]["id"])
