@@ -119,6 +119,9 @@ class Revoked:
     serial: int
     revoked_at: datetime
     reason: str | None = None  # a RevocationReason value
+    # When the key is known or suspected to have been compromised, if earlier
+    # than the revocation: the CRL entry's invalidityDate (RFC 5280 §5.3.2).
+    invalid_since: datetime | None = None
 
     @property
     def reason_flag(self) -> x509.ReasonFlags | None:
@@ -685,5 +688,10 @@ class CertificateAuthority:
             )
             if item.reason_flag is not None:
                 entry = entry.add_extension(x509.CRLReason(item.reason_flag), critical=False)
+            if item.invalid_since is not None:
+                entry = entry.add_extension(
+                    x509.InvalidityDate(item.invalid_since.astimezone(UTC).replace(tzinfo=None)),
+                    critical=False,
+                )
             builder = builder.add_revoked_certificate(entry.build())
         return _sign_crl(builder, handle)
