@@ -129,11 +129,13 @@ def signer_inbox(*, user: User, completed_limit: int = INBOX_COMPLETED_LIMIT) ->
 def signer_request_get(*, user: User, request_id) -> SignatureRequest | None:
     """One request addressed to `user` (see `_signer_requests`), with `locked`
     and `is_open`: whether `user` can sign it now."""
-    signature = _signer_requests(user=user).filter(pk=request_id).first()
-    if signature is None:
-        return None
-    signature.is_open = (
-        not signature.locked
-        and _open(SignatureRequest.objects.filter(pk=signature.pk), now=timezone.now()).exists()
+    still_open = _open(SignatureRequest.objects.filter(pk=OuterRef("pk")), now=timezone.now())
+    signature = (
+        _signer_requests(user=user)
+        .annotate(still_open=Exists(still_open))
+        .filter(pk=request_id)
+        .first()
     )
+    if signature is not None:
+        signature.is_open = signature.still_open and not signature.locked
     return signature

@@ -31,7 +31,13 @@ def fits_the_width(page) -> bool:
 
 
 def test_a_signer_signs_from_the_inbox(
-    page, screenshot, live_server, live_pki, admin, signer, api_as  # noqa: F811
+    page,
+    screenshot,
+    live_server,
+    live_pki,  # noqa: F811
+    admin,
+    signer,
+    api_as,
 ):
     services.user_update(user=signer, language="en")
     api = api_as(admin)
