@@ -281,7 +281,12 @@ class DemoIdentityProvider:
             first_name=signature.signer_first_name,
             last_name=signature.signer_last_name,
         )
-        return render(request, self.template, context, status=status)
+        response = render(request, self.template, context, status=status)
+        # The form posts to this origin: with "no-referrer" the browser would
+        # send `Origin: null` and fail the CSRF check. This page's URL carries
+        # no secret, and no other origin is told of it.
+        response["Referrer-Policy"] = "same-origin"
+        return response
 
     def begin(self, request: HttpRequest, signature: SignatureRequest) -> HttpResponse:
         return self._render(request, signature)

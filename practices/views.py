@@ -63,6 +63,14 @@ def _no_referrer(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _provider_response(response: HttpResponse) -> HttpResponse:
+    """No referrer unless the identity provider chose a policy: a page with a
+    form posting back here needs "same-origin", or the browser sends the post
+    with `Origin: null` and the CSRF check refuses it."""
+    response.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
 def _signer_language(signature: SignatureRequest) -> str:
     """The signer's own language when they have an account in the organization,
     else the organization's."""
@@ -566,7 +574,7 @@ def sign_identity(request: HttpRequest, request_id: UUID) -> HttpResponse:
     signature, instead = _identity_step(request, request_id)
     if instead is not None:
         return instead
-    return _no_referrer(identity.provider().begin(request, signature))
+    return _provider_response(identity.provider().begin(request, signature))
 
 
 @never_cache
@@ -599,7 +607,7 @@ def sign_identity_complete(request: HttpRequest, request_id: UUID) -> HttpRespon
                 )
             )
     except identity.IdentityRefused as refusal:
-        return _no_referrer(provider.refused(request, signature, refusal))
+        return _provider_response(provider.refused(request, signature, refusal))
     actor = SignerActor(
         ip=address or "",
         user_agent=request.headers.get("User-Agent", "")[:500],
