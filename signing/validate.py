@@ -236,18 +236,35 @@ class _Trust:
         self.opened.append(context)
         return context
 
-    def context_at(
-        self, moment: datetime, *, like: ValidationContext, certs=()
+    async def context_at(
+        self,
+        moment: datetime,
+        *,
+        like: ValidationContext,
+        signer: x509.Certificate,
+        certs: Iterable[x509.Certificate] = (),
     ) -> ValidationContext:
         """A context judging certificates as they stood at `moment`, with the
         revocation data `like` had (including what it fetched). Revocation
         data issued after `moment` is used (retroactive_revinfo): today's CRL
-        still lists a revocation dated before it. Nothing is fetched:
-        certvalidator fetches only for the present."""
+        still lists a revocation dated before it. certvalidator fetches only
+        for the present, so what is needed is fetched here, through `like`."""
+        crls = list(like.crls)
+        if like.fetching_allowed:
+            # certvalidator reads an OCSP answer "revoked after the moment" as
+            # no answer, but a CRL entry dated after it as "not revoked then";
+            # the present judgement stops at the OCSP answer without the CRL.
+            try:
+                fetched = await like.revinfo_manager.fetch_crls(signer)
+            except Exception as exc:
+                log.info("no CRL for past validation: %s", exc)
+                fetched = []
+            known = {c.dump() for c in crls}
+            crls.extend(c.crl_data for c in fetched if c.crl_data.dump() not in known)
         return ValidationContext(
             trust_roots=self.roots,
             other_certs=self.others + list(certs),
-            crls=like.crls,
+            crls=crls,
             ocsps=like.ocsps,
             moment=moment,
             best_signature_time=moment,
@@ -383,7 +400,7 @@ async def _validate_pdf(data: bytes, trust: _Trust) -> Report:
 
 def _pdf_at(sig, *, trust: _Trust, present: ValidationContext, certs: list):
     async def revalidate(moment: datetime):
-        context = trust.context_at(moment, like=present, certs=certs)
+        context = await trust.context_at(moment, like=present, signer=sig.signer_cert, certs=certs)
         status = await async_validate_pdf_signature(
             sig,
             signer_validation_context=context,
@@ -541,7 +558,12 @@ async def _validate_p7m(signed_data: cms.SignedData, trust: _Trust) -> Report:
             verdict = await judge(
                 status=status,
                 revalidate=_cms_at(
-                    content, single, trust=trust, present=context, certs=certificates
+                    content,
+                    single,
+                    trust=trust,
+                    present=context,
+                    signer=status.signing_cert,
+                    certs=certificates,
                 ),
             )
         except Exception as exc:
@@ -586,9 +608,11 @@ async def _validate_p7m(signed_data: cms.SignedData, trust: _Trust) -> Report:
     return report
 
 
-def _cms_at(content: bytes, signed_data, *, trust: _Trust, present: ValidationContext, certs):
+def _cms_at(
+    content: bytes, signed_data, *, trust: _Trust, present: ValidationContext, signer, certs
+):
     async def revalidate(moment: datetime):
-        context = trust.context_at(moment, like=present, certs=certs)
+        context = await trust.context_at(moment, like=present, signer=signer, certs=certs)
         status = await async_validate_detached_cms(
             content,
             signed_data,
