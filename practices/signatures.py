@@ -176,6 +176,7 @@ def _apply(
         certificate=certificate,
         image=image,
         signed_at=signed_at,
+        accepted=accepted,
     )
 
     # The practice row holds the audit chain; a cancel may have landed while
@@ -257,17 +258,20 @@ def _sign(
     certificate: IssuedCertificate,
     image: bytes | None,
     signed_at: datetime,
+    accepted: Iterable[str] = (),
 ) -> tuple[bytes, str]:
     try:
         signer = trust.signer(certificate)
         if request.profile in PADES_LEVELS:
-            return _sign_pades(data, request, certificate, signer, image, signed_at), PDF
+            signed = _sign_pades(data, request, certificate, signer, image, signed_at, accepted)
+            return signed, PDF
         if request.profile in CADES_LEVELS:
             from signing.cades import sign_cades
 
             level = CADES_LEVELS[request.profile]
             # The first signer signs the original bytes; later ones add a
-            # parallel SignerInfo to the latest .p7m.
+            # parallel SignerInfo to the latest .p7m. Clauses are not drawn:
+            # the envelope signs the content as it is (signing/clauses.py).
             signed = sign_cades(
                 data,
                 signer=signer,
@@ -282,8 +286,12 @@ def _sign(
     raise SigningFailed(f"Unknown profile {request.profile!r}")
 
 
-def _sign_pades(data, request, certificate, signer, image, signed_at) -> bytes:
+def _sign_pades(data, request, certificate, signer, image, signed_at, accepted=()) -> bytes:
+    """The request's PAdES signature, preceded by one signature per accepted
+    clause with a rectangle (signing/clauses.py says why signatures and not
+    stamps): all of them land in the one revision this request produces."""
     from signing.appearance import parse_where
+    from signing.clauses import clause_areas, sign_clauses
     from signing.documents import check_pdf
     from signing.pades import sign_pdf
 
@@ -291,14 +299,29 @@ def _sign_pades(data, request, certificate, signer, image, signed_at) -> bytes:
     name = f"{request.signer_first_name} {request.signer_last_name}".strip()
     info = check_pdf(data, max_bytes=max(len(data), DEFAULT_MAX_BYTES))
     appearance = parse_where(request.where, document=info, image=image)
+    # A dot separates the parts of a PDF field's name: Signature1.2 -> Signature1-2.
+    field_name = request.field_name.replace(".", "-")
+    timestamper = trust.timestamper() if level != "B-B" else None
+    areas = clause_areas(
+        request.clauses or [], accepted=accepted, field_name=field_name, document=info, image=image
+    )
+    if areas:
+        data = sign_clauses(
+            data,
+            areas,
+            signer=signer,
+            level=level,
+            timestamper=timestamper,
+            name=name,
+            signed_at=signed_at,
+        )
     return sign_pdf(
         data,
         signer=signer,
-        # A dot separates the parts of a PDF field's name: Signature1.2 -> Signature1-2.
-        field_name=request.field_name.replace(".", "-"),
+        field_name=field_name,
         level=level,
         appearance=appearance,
-        timestamper=trust.timestamper() if level != "B-B" else None,
+        timestamper=timestamper,
         validation_context=validation_context(certificate) if level in ("B-LT", "B-LTA") else None,
         reason=request.reason,
         name=name,
