@@ -40,6 +40,7 @@ document time-stamps are for); a certificate on hold at the time-stamp and
 released since is not listed by today's CRL, so it is accepted.
 """
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,8 @@ from pyhanko.sign.ades.report import AdESIndeterminate
 from pyhanko.sign.validation.status import SignatureStatus
 
 from signing.pki import parse_reason
+
+log = logging.getLogger(__name__)
 
 # Present-time verdicts that a proof of existence before the event can reverse.
 PAST_VALIDATION_INDICATIONS = frozenset(
@@ -119,7 +122,10 @@ def _trusted_timestamp(status: SignatureStatus) -> datetime | None:
 
 
 def _crl_entry(
-    certificate: x509.Certificate, crls: Iterable[crl.CertificateList], issuers
+    *,
+    certificate: x509.Certificate,
+    crls: Iterable[crl.CertificateList],
+    issuers: Iterable[x509.Certificate],
 ) -> crl.RevokedCertificate | None:
     """The entry for `certificate` in a CRL that its issuer signed, if any.
     The signature is checked here because the entry is read outside
@@ -148,8 +154,9 @@ def _crl_entry(
 
 
 def _revocation(
+    *,
     present: SignatureStatus,
-    past: SignatureStatus | None,
+    past: SignatureStatus,
     crls: list[crl.CertificateList],
     timestamp: datetime,
 ) -> Revocation | None:
@@ -158,12 +165,12 @@ def _revocation(
     invalidityDate, and the revocation itself when the present judgement
     stopped at the certificate's expiry before looking at revocation."""
     certificate = present.signing_cert
-    path = (past.validation_path if past is not None else None) or present.validation_path
+    path = past.validation_path or present.validation_path
     issuers = list(path.iter_certs(include_root=True)) if path is not None else []
-    entry = _crl_entry(certificate, crls, issuers)
+    entry = _crl_entry(certificate=certificate, crls=crls, issuers=issuers)
     # The present judgement stops at an expired certificate's expiry; the one
     # at the time-stamp reports a revocation before it.
-    details = present.revocation_details or (past.revocation_details if past else None)
+    details = present.revocation_details or past.revocation_details
     if details is not None:
         revoked_at, reason = details.revocation_date, details.revocation_reason.native
         ca_revoked = details.ca_revoked
@@ -204,11 +211,22 @@ async def judge(*, status: SignatureStatus, revalidate: Revalidate) -> TimeVerdi
     if timestamp is None:
         # No proof that the signature existed before the revocation or the
         # expiry: it could have been made afterwards with the same key.
-        revocation = _present_revocation(status)
+        revocation = _present_revocation(status=status)
         return TimeVerdict(trusted=False, checked_at=now, at_timestamp=False, revocation=revocation)
 
-    past, crls = await revalidate(timestamp)
-    revocation = _revocation(status, past, crls, timestamp)
+    try:
+        past, crls = await revalidate(timestamp)
+    except Exception as exc:
+        # The present verdict stands; the signature itself is not at fault.
+        log.warning("past validation at %s failed: %r", timestamp, exc)
+        return TimeVerdict(
+            trusted=False,
+            checked_at=now,
+            at_timestamp=False,
+            revocation=_present_revocation(status=status),
+            problem="the certificate could not be judged at the signature time-stamp",
+        )
+    revocation = _revocation(present=status, past=past, crls=crls, timestamp=timestamp)
     trusted = bool(past.trusted) and not past.revoked
     problem = None
     if revocation is not None and not revocation.after_timestamp:
@@ -244,7 +262,7 @@ async def judge(*, status: SignatureStatus, revalidate: Revalidate) -> TimeVerdi
     )
 
 
-def _present_revocation(status: SignatureStatus) -> Revocation | None:
+def _present_revocation(*, status: SignatureStatus) -> Revocation | None:
     details = status.revocation_details
     if details is None:
         return None
