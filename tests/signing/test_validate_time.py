@@ -10,9 +10,10 @@ import pytest
 
 from signing.cades import sign_cades
 from signing.pades import sign_pdf
-from signing.pki import Profile, Revoked, Subject
+from signing.pki import CertificateAuthority, Profile, Revoked, Subject
 from signing.validate import validate
 from tests.signing import pdfs
+from tests.signing.conftest import OFFLINE_BASE_URL
 
 
 @pytest.fixture
@@ -216,3 +217,18 @@ def test_a_trusted_certificate_is_checked_now(ca, timestamper):
     assert report.valid and not signature.checked_at_timestamp
     assert signature.revocation is None
     assert signature.checked_at > signature.timestamp - timedelta(seconds=1)
+
+
+def test_a_time_stamp_from_an_untrusted_authority_proves_nothing(ca, keystore, tmp_path):
+    stranger = CertificateAuthority.open_or_create(
+        directory=tmp_path / "stranger", keystore=keystore, base_url=OFFLINE_BASE_URL
+    )
+    signer = one_time(ca)
+    data = signed("pades", signer, level="B-T", timestamper=pdfs.make_timestamper(stranger))
+    crls = revoked(ca, signer, at=datetime.now(UTC) + timedelta(seconds=1))
+
+    report = validate(data, trust_roots=[ca.root], crls=crls)
+
+    signature = only_signature(report)
+    assert signature.timestamp is not None and signature.timestamp_trusted is False
+    assert not signature.trusted and not signature.checked_at_timestamp
