@@ -38,7 +38,7 @@ from pyhanko_certvalidator import ValidationContext
 from signing.cades import encapsulated_content, read_signed_data
 from signing.errors import DEFAULT_MAX_BYTES
 from signing.pades import run_sync
-from signing.validate_time import Revocation, TimeVerdict, judge, reason_name
+from signing.validate_time import Revalidate, Revocation, TimeVerdict, judge, reason_name
 
 log = logging.getLogger(__name__)
 
@@ -398,7 +398,11 @@ async def _validate_pdf(data: bytes, trust: _Trust) -> Report:
     return report
 
 
-def _pdf_at(sig, *, trust: _Trust, present: ValidationContext, certs: list):
+def _pdf_at(
+    sig, *, trust: _Trust, present: ValidationContext, certs: list[x509.Certificate]
+) -> Revalidate:
+    """Validate `sig` again with its certificate judged at a past moment."""
+
     async def revalidate(moment: datetime):
         context = await trust.context_at(moment, like=present, signer=sig.signer_cert, certs=certs)
         status = await async_validate_pdf_signature(
@@ -609,8 +613,17 @@ async def _validate_p7m(signed_data: cms.SignedData, trust: _Trust) -> Report:
 
 
 def _cms_at(
-    content: bytes, signed_data, *, trust: _Trust, present: ValidationContext, signer, certs
-):
+    content: bytes,
+    signed_data: cms.SignedData,
+    *,
+    trust: _Trust,
+    present: ValidationContext,
+    signer: x509.Certificate,
+    certs: list[x509.Certificate],
+) -> Revalidate:
+    """Validate the one-SignerInfo `signed_data` over `content` again with
+    its certificate judged at a past moment."""
+
     async def revalidate(moment: datetime):
         context = await trust.context_at(moment, like=present, signer=signer, certs=certs)
         status = await async_validate_detached_cms(
