@@ -3,7 +3,9 @@
 Both read one uploaded file and answer signing.validate's report, trusting our
 own root and the configured extra roots. Revocation of our own certificates is
 checked against the CRLs we would publish, built in-process; nothing is
-fetched from the network on behalf of an anonymous upload.
+fetched from the network on behalf of an anonymous upload. Those CRLs date
+each revocation, so a SPID signature's one-time certificate, revoked right
+after signing, is judged at the signature time-stamp and stays trusted.
 """
 
 from django.conf import settings
