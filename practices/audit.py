@@ -7,7 +7,9 @@ practice keeps the length and the head of its chain, so that removing the last
 events is detected as well as editing, deleting or reordering any of them.
 
 Events are appended by the services, in the transaction of the change they
-record, with the practice row locked.
+record, with the practice row locked. A new practice's first events are
+chained before its row exists and inserted with it (audit_chain_start): no
+one else can see the practice before that transaction commits.
 """
 
 import hashlib
@@ -92,6 +94,36 @@ def _hash_of(event: AuditEvent) -> str:
     )
 
 
+def _event(
+    practice: Practice,
+    *,
+    sequence: int,
+    previous_hash: str,
+    kind: str,
+    actor: Actor,
+    data: dict | None,
+    revision_sha256: str,
+) -> AuditEvent:
+    # A round trip through JSON: the hash must be computed over what the
+    # database gives back (tuples become lists, keys become strings).
+    data = json.loads(json.dumps(data or {}, allow_nan=False))
+    event = AuditEvent(
+        practice=practice,
+        sequence=sequence,
+        kind=kind,
+        actor=actor.user,
+        actor_label=actor.label[:300],
+        ip=actor.ip[:45],
+        user_agent=actor.user_agent[:500],
+        data=data,
+        revision_sha256=revision_sha256,
+        previous_hash=previous_hash,
+        created=timezone.now(),
+    )
+    event.hash = _hash_of(event)
+    return event
+
+
 def audit_append(
     *,
     practice: Practice,
@@ -102,23 +134,15 @@ def audit_append(
 ) -> AuditEvent:
     """Append an event to `practice`'s chain. The caller holds the practice row
     (select_for_update) inside the transaction of the change."""
-    # A round trip through JSON: the hash must be computed over what the
-    # database gives back (tuples become lists, keys become strings).
-    data = json.loads(json.dumps(data or {}, allow_nan=False))
-    event = AuditEvent(
-        practice=practice,
+    event = _event(
+        practice,
         sequence=practice.audit_length,
+        previous_hash=practice.audit_head or GENESIS,
         kind=kind,
-        actor=actor.user,
-        actor_label=actor.label[:300],
-        ip=actor.ip[:45],
-        user_agent=actor.user_agent[:500],
+        actor=actor,
         data=data,
         revision_sha256=revision_sha256,
-        previous_hash=practice.audit_head or GENESIS,
-        created=timezone.now(),
     )
-    event.hash = _hash_of(event)
     event.save(force_insert=True)
     practice.audit_length = event.sequence + 1
     practice.audit_head = event.hash
@@ -126,6 +150,44 @@ def audit_append(
         audit_length=practice.audit_length, audit_head=practice.audit_head
     )
     return event
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event of a chain being started: what audit_append takes, but the practice."""
+
+    kind: str
+    data: dict | None = None
+    revision_sha256: str = ""
+
+
+def audit_chain_start(
+    *, practice: Practice, actor: Actor = SYSTEM_ACTOR, entries: list[Entry]
+) -> list[AuditEvent]:
+    """The first events of a practice that is not in the database yet, chained
+    exactly as audit_append would chain them one by one, and the practice's
+    length and head set to match. Nothing is written: the caller inserts the
+    practice and then these events in one transaction, which saves a round trip
+    per event and an update of the head per event."""
+    if practice.audit_length or practice.audit_head:
+        raise ValueError("the practice already has an audit chain")
+    events: list[AuditEvent] = []
+    previous = GENESIS
+    for sequence, entry in enumerate(entries):
+        event = _event(
+            practice,
+            sequence=sequence,
+            previous_hash=previous,
+            kind=entry.kind,
+            actor=actor,
+            data=entry.data,
+            revision_sha256=entry.revision_sha256,
+        )
+        events.append(event)
+        previous = event.hash
+    practice.audit_length = len(events)
+    practice.audit_head = events[-1].hash if events else ""
+    return events
 
 
 @dataclass(frozen=True)

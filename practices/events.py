@@ -75,18 +75,17 @@ def emit(practice: Practice, bodies: list[dict]) -> None:
     robot = practice.created_by
     if not robot.automatic or not bodies:
         return
-    enqueue = _delivery_enqueue()
+    enqueue = _deliveries_enqueue()
     if enqueue is None:
         return
-    for body in bodies:
-        enqueue(robot=robot, stream=str(practice.id), body=body)
+    enqueue(robot=robot, stream=str(practice.id), bodies=bodies)
 
 
-def _delivery_enqueue():
+def _deliveries_enqueue():
     try:
-        from webhooks.services import delivery_enqueue
+        from webhooks.services import deliveries_enqueue
     except ModuleNotFoundError as exc:  # a build without the webhooks app sends nothing
         if exc.name not in ("webhooks", "webhooks.services"):
             raise
         return None
-    return delivery_enqueue
+    return deliveries_enqueue

@@ -19,9 +19,16 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Organization
 from portal.sealing import seal, unseal
-from practices import events
+from practices import audit, events
 from practices.audit import SYSTEM_ACTOR, Actor, audit_append
-from practices.models import Document, Practice, Revision, SignatureRequest, revision_path
+from practices.models import (
+    AuditEvent,
+    Document,
+    Practice,
+    Revision,
+    SignatureRequest,
+    revision_path,
+)
 from practices.validation import (
     CheckedPractice,
     InvalidField,
@@ -45,6 +52,7 @@ class PracticeFinal(Exception):
 class PracticeCreated:
     practice: Practice
     created: bool  # False: an earlier create with the same Idempotency-Key
+    rows: "PracticeRows | None" = None  # what this create wrote; None for an earlier one
 
 
 # --- secrets of a practice ------------------------------------------------------------
@@ -106,6 +114,18 @@ def _earlier(organization: Organization, key: str, digest: str) -> Practice | No
     return practice
 
 
+@dataclass(frozen=True)
+class PracticeRows:
+    """What a create wrote, as written: the answer is built from these instead
+    of reading them back."""
+
+    practice: Practice
+    documents: list[Document]
+    requests: list[SignatureRequest]
+    revisions: list[Revision]
+    tickets: dict  # request id -> the ticket, which is stored only sealed and digested
+
+
 def practice_create(
     *,
     actor: Actor,
@@ -122,6 +142,10 @@ def practice_create(
     with the same body returns the first practice, another body raises
     IdempotencyMismatch; concurrent retries make one practice (the unique
     constraint decides, the loser returns the winner's).
+
+    Everything that needs no database (rows, sealed tickets, the files of the
+    inline documents, the audit chain) is made before the transaction, which
+    then only inserts: on SQLite the write lock is held for that long only.
     """
     if idempotency_key:
         earlier = _earlier(organization, idempotency_key, digest)
@@ -129,15 +153,16 @@ def practice_create(
             return PracticeCreated(earlier, created=False)
     written: list[str] = []
     try:
+        rows, events = _practice_rows(
+            actor=actor,
+            organization=organization,
+            checked=checked,
+            idempotency_key=idempotency_key or "",
+            digest=digest,
+            written=written,
+        )
         with transaction.atomic():
-            practice = _practice_write(
-                actor=actor,
-                organization=organization,
-                checked=checked,
-                idempotency_key=idempotency_key or "",
-                digest=digest,
-                written=written,
-            )
+            _practice_insert(rows, events)
     except BaseException as exc:
         _delete_files(written)
         if idempotency_key and isinstance(exc, IntegrityError):
@@ -145,7 +170,7 @@ def practice_create(
             if earlier is not None:
                 return PracticeCreated(earlier, created=False)
         raise
-    return PracticeCreated(practice, created=True)
+    return PracticeCreated(rows.practice, created=True, rows=rows)
 
 
 def _delete_files(names: list[str]) -> None:
@@ -156,7 +181,7 @@ def _delete_files(names: list[str]) -> None:
             logger.warning("could not remove %s after a rollback", name)
 
 
-def _practice_write(
+def _practice_rows(
     *,
     actor: Actor,
     organization: Organization,
@@ -164,10 +189,12 @@ def _practice_write(
     idempotency_key: str,
     digest: str,
     written: list[str],
-) -> Practice:
+) -> tuple[PracticeRows, list[AuditEvent]]:
+    """The rows of a new practice and its first audit events, not saved; the
+    inline documents' files are stored (their names appended to `written`)."""
     spec = checked.spec
     waiting = any(doc.data is None for doc in checked.documents)
-    practice = Practice.objects.create(
+    practice = Practice(
         organization=organization,
         created_by=actor.user,
         title=spec.title,
@@ -181,7 +208,7 @@ def _practice_write(
         idempotency_key=idempotency_key,
         request_digest=digest,
     )
-    documents, requests, revisions, tickets = [], [], [], []
+    documents, requests, revisions, tickets = [], [], [], {}
     for doc in checked.documents:
         document = Document(
             practice=practice,
@@ -227,60 +254,77 @@ def _practice_write(
             request.ticket_digest = ticket_digest(ticket)
             request.sealed_ticket = seal(ticket.encode(), context=_ticket_context(request.id))
             requests.append(request)
-            tickets.append(ticket)
+            tickets[request.id] = ticket
         if doc.data is not None:
             revisions.append(
                 _revision_file(document, 0, doc.data, _content_type(doc.family), written)
             )
-    Document.objects.bulk_create(documents)
-    SignatureRequest.objects.bulk_create(requests)
-    Revision.objects.bulk_create(revisions)
 
-    audit_append(
-        practice=practice,
-        kind="practice.created",
-        actor=actor,
-        data={
-            "title": practice.title,
-            "status": practice.status,
-            "documents": [
-                {
-                    "id": str(d.id),
-                    "order": d.order,
-                    "display_name": d.display_name,
-                    "family": d.family,
-                    "source": "uri" if d.document_uri else "inline",
-                }
-                for d in documents
-            ],
-            "signatures": [
-                {
-                    "id": str(r.id),
-                    "document": str(r.document.id),
-                    "group": r.group,
-                    "signer": r.signer_email,
-                    "profile": r.profile,
-                    "signature_type": r.signature_type,
-                }
-                for r in requests
-            ],
-        },
-    )
-    for revision in revisions:
-        audit_append(
-            practice=practice,
+    entries = [
+        audit.Entry(
+            kind="practice.created",
+            data={
+                "title": practice.title,
+                "status": practice.status,
+                "documents": [
+                    {
+                        "id": str(d.id),
+                        "order": d.order,
+                        "display_name": d.display_name,
+                        "family": d.family,
+                        "source": "uri" if d.document_uri else "inline",
+                    }
+                    for d in documents
+                ],
+                "signatures": [
+                    {
+                        "id": str(r.id),
+                        "document": str(r.document.id),
+                        "group": r.group,
+                        "signer": r.signer_email,
+                        "profile": r.profile,
+                        "signature_type": r.signature_type,
+                    }
+                    for r in requests
+                ],
+            },
+        )
+    ]
+    entries += [
+        audit.Entry(
             kind="document.received",
-            actor=actor,
             data={"document": str(revision.document.id), "revision": 0, "size": revision.size},
             revision_sha256=revision.sha256,
         )
-    if waiting:
-        for document in documents:
+        for revision in revisions
+    ]
+    events = audit.audit_chain_start(practice=practice, actor=actor, entries=entries)
+    rows = PracticeRows(
+        practice=practice,
+        documents=documents,
+        requests=requests,
+        revisions=revisions,
+        tickets=tickets,
+    )
+    return rows, events
+
+
+def _practice_insert(rows: PracticeRows, events: list[AuditEvent]) -> None:
+    """Insert a new practice's rows (inside the caller's transaction) and
+    schedule what follows: the fetches of a waiting practice, the emails and
+    webhook messages of a pending one."""
+    practice = rows.practice
+    practice.save(force_insert=True)
+    Document.objects.bulk_create(rows.documents)
+    SignatureRequest.objects.bulk_create(rows.requests)
+    Revision.objects.bulk_create(rows.revisions)
+    AuditEvent.objects.bulk_create(events)
+    if practice.status == Practice.Status.WAITING:
+        for document in rows.documents:
             if document.document_uri:
                 _schedule_fetch(document)
     else:
-        _emit_pending(practice, documents, requests)
-    return practice
+        _emit_pending(practice, rows.documents, rows.requests)
 
 
 def _content_type(family: str) -> str:

@@ -12,7 +12,7 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -98,6 +98,8 @@ def practice_check(spec: DSTCreate, *, now: datetime | None = None) -> CheckedPr
             not_after = timezone.make_aware(not_after)
         if not_after <= now:
             raise InvalidField("not_after", "Must be in the future")
+        # As the database gives it back (and the create answers it): in UTC.
+        not_after = not_after.astimezone(UTC)
     checked = [_document(doc, index) for index, doc in enumerate(spec.documents)]
     return CheckedPractice(spec=spec, not_after=not_after, documents=checked)
 

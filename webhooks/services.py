@@ -1,9 +1,10 @@
 """Webhook deliveries: the outbox written by the services that change state.
 
-`delivery_enqueue` is called inside the caller's transaction and only writes a
-row. After the commit a worker sends it (`stream_deliver`); when the broker or
-the worker is away, the periodic sweep (`deliveries_due_dispatch`) finds it in
-the database. Events of one stream leave strictly in order: the oldest pending
+`delivery_enqueue` (`deliveries_enqueue` for the several events of one change)
+is called inside the caller's transaction and only writes rows. After the
+commit a worker sends them (`stream_deliver`); when the broker or the worker is
+away, the periodic sweep (`deliveries_due_dispatch`) finds them in the
+database. Events of one stream leave strictly in order: the oldest pending
 delivery of a stream is its head, and nothing behind it is sent until the head
 is delivered, given up or cancelled.
 
@@ -62,13 +63,14 @@ def _body_text(body: dict) -> str:
     return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
 
-def _sequence_next(stream: str) -> int:
+def _sequences_next(stream: str, count: int) -> range:
     # The counter row is created once (a concurrent creator waits, then does
     # nothing) and then incremented in place: the UPDATE holds the row lock
     # until the caller's transaction ends, so sequences never repeat or cross.
     StreamCounter.objects.bulk_create([StreamCounter(stream=stream)], ignore_conflicts=True)
-    StreamCounter.objects.filter(stream=stream).update(last_sequence=F("last_sequence") + 1)
-    return StreamCounter.objects.values_list("last_sequence", flat=True).get(stream=stream)
+    StreamCounter.objects.filter(stream=stream).update(last_sequence=F("last_sequence") + count)
+    last = StreamCounter.objects.values_list("last_sequence", flat=True).get(stream=stream)
+    return range(last - count + 1, last + 1)
 
 
 def delivery_enqueue(*, robot: User, stream: str, body: dict) -> Delivery | None:
@@ -79,18 +81,29 @@ def delivery_enqueue(*, robot: User, stream: str, body: dict) -> Delivery | None
     written when the robot has no webhook URL. The body is serialized here,
     once: every attempt sends these bytes.
     """
-    url = (
-        RobotConfiguration.objects.filter(robot=robot).values_list("webhook_url", flat=True).first()
-    )
+    deliveries = deliveries_enqueue(robot=robot, stream=stream, bodies=[body])
+    return deliveries[0] if deliveries else None
+
+
+def deliveries_enqueue(*, robot: User, stream: str, bodies: list[dict]) -> list[Delivery]:
+    """delivery_enqueue for several bodies of one change, in this order: the
+    webhook URL is read and the stream's counter moved once for all of them."""
+    if not bodies:
+        return []
+    # One configuration per robot: a slice, not first(), which would order them.
+    urls = RobotConfiguration.objects.filter(robot=robot).values_list("webhook_url", flat=True)
+    url = next(iter(urls[:1]), None)
     if not url:
-        return None
-    text = _body_text(body)
+        return []
+    texts = [_body_text(body) for body in bodies]
     with transaction.atomic():
-        delivery = Delivery.objects.create(
-            robot=robot, stream=stream, sequence=_sequence_next(stream), body=text
-        )
+        deliveries = [
+            Delivery(robot=robot, stream=stream, sequence=sequence, body=text)
+            for sequence, text in zip(_sequences_next(stream, len(texts)), texts, strict=True)
+        ]
+        Delivery.objects.bulk_create(deliveries)
     transaction.on_commit(lambda: stream_kick_soon(stream=stream), robust=True)
-    return delivery
+    return deliveries
 
 
 def stream_kick(*, stream: str) -> None:

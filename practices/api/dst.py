@@ -69,8 +69,7 @@ def document_url(slug: str, document: Document) -> str:
     return f"{settings.BASE_URL}/api/v1/{slug}/documents/{document.id}/download"
 
 
-def _request_out(request) -> dict:
-    ticket = services.ticket_read(request=request)
+def _request_out(request, ticket: str | None) -> dict:
     return {
         "id": str(request.id),
         "signer": request.signer_email,
@@ -102,20 +101,17 @@ def _request_out(request) -> dict:
     }
 
 
-def dst_out(practice: Practice, slug: str) -> dict:
-    """A practice as the Signing API shows it; `practice` comes from
-    selectors.practices_detailed (documents and requests prefetched)."""
-    documents = []
-    for document in practice.documents.all():
+def _dst(practice: Practice, slug: str, documents, ticket) -> dict:
+    """`documents`: (document, its requests by group and position, whether it
+    has a revision) in order; `ticket(request)` the request's ticket or None."""
+    out = []
+    for document, requests, has_revision in documents:
         groups: list[list[dict]] = []
-        for request in document.requests.all():
+        for request in requests:
             while len(groups) <= request.group:
                 groups.append([])
-            groups[request.group].append(_request_out(request))
-        has_revision = getattr(document, "revision_count", None)
-        if has_revision is None:
-            has_revision = document.revisions.exists()
-        documents.append(
+            groups[request.group].append(_request_out(request, ticket(request)))
+        out.append(
             {
                 "id": str(document.id),
                 "order": document.order,
@@ -140,8 +136,35 @@ def dst_out(practice: Practice, slug: str) -> dict:
         "metadata": practice.metadata,
         "generate_report": practice.generate_report,
         "report": report_url(practice, slug),
-        "documents": documents,
+        "documents": out,
     }
+
+
+def _has_revision(document: Document) -> bool:
+    count = getattr(document, "revision_count", None)
+    return document.revisions.exists() if count is None else bool(count)
+
+
+def dst_out(practice: Practice, slug: str) -> dict:
+    """A practice as the Signing API shows it; `practice` comes from
+    selectors.practices_detailed (documents and requests prefetched)."""
+    documents = [(d, d.requests.all(), _has_revision(d)) for d in practice.documents.all()]
+    return _dst(practice, slug, documents, lambda r: services.ticket_read(request=r))
+
+
+def dst_out_written(rows: services.PracticeRows, slug: str) -> dict:
+    """dst_out of a practice just created, from the rows the create wrote
+    rather than read back: the same answer without a second trip to the
+    database (tests/practices/test_create.py compares the two)."""
+    revised = {revision.document_id for revision in rows.revisions}
+    requests: dict = {document.id: [] for document in rows.documents}
+    for request in sorted(rows.requests, key=lambda r: (r.group, r.position)):
+        requests[request.document_id].append(request)
+    documents = [
+        (document, requests[document.id], document.id in revised)
+        for document in sorted(rows.documents, key=lambda d: d.order)
+    ]
+    return _dst(rows.practice, slug, documents, lambda r: rows.tickets[r.id])
 
 
 def _detailed(organization, practice_id) -> Practice:
@@ -199,6 +222,8 @@ def dst_create(request, slug: str, payload: DSTCreate):
             "This key was used with another request body",
             "Idempotency-Key",
         ) from exc
+    if outcome.rows is not None:
+        return _answer(201, dst_out_written(outcome.rows, slug))
     return _created(outcome.practice, slug, replayed=not outcome.created)
 
 
