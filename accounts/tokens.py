@@ -22,9 +22,10 @@ def new_secret() -> str:
 
 def token_find(*, value: str) -> ApiToken | None:
     """The usable token with this value, with its user and organization, or None."""
-    token = (
-        ApiToken.objects.select_related("user__organization").filter(digest=digest(value)).first()
-    )
+    # The digest is unique: a slice, not first(), whose ORDER BY costs more to
+    # compile than the lookup takes to run, on every API call.
+    found = ApiToken.objects.select_related("user__organization").filter(digest=digest(value))
+    token = next(iter(found[:1]), None)
     return token if token and token.is_usable() else None
 
 
