@@ -663,8 +663,7 @@ def test_spid_signs_with_a_one_time_certificate_revoked_after_use(client, anon):
     crl = x509.load_der_x509_crl(trust.issuing_crl())
     assert crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None
     # The revocation comes after the signature's time-stamp: at that moment the
-    # certificate was good. Our validator judges at the present moment, so it
-    # reports the revocation and nothing else.
+    # certificate was good, and the validator judges it there.
     report = validate(
         data,
         trust_roots=trust.validation_roots(),
@@ -673,7 +672,9 @@ def test_spid_signs_with_a_one_time_certificate_revoked_after_use(client, anon):
     )
     (only,) = report.signatures
     assert only.intact and only.timestamp_trusted and only.changes_allowed
-    assert "the signer's certificate is revoked" in only.problems
+    assert report.valid and only.trusted and only.checked_at_timestamp, only.problems
+    assert only.revocation.after_timestamp
+    assert only.revocation.reason == "cessation_of_operation"
     assert issued.revoked_at > only.timestamp
     assert trusted_at(data, only.timestamp)
 
