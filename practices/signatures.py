@@ -228,19 +228,22 @@ def _apply(
         events.signature_status_changed(request, document=document, practice=practice, slug=slug)
     ]
 
-    group_left = SignatureRequest.objects.filter(document=document, group=request.group).exclude(
-        status=SignatureRequest.Status.PERFORMED
+    # One read of where every request of the practice stands answers both
+    # questions: is this group done (then unlock the next), is the practice done.
+    standing = list(
+        SignatureRequest.objects.filter(document__practice_id=practice.pk).values_list(
+            "document_id", "group", "status"
+        )
     )
-    if not group_left.exists():
-        following = SignatureRequest.objects.filter(document=document, group__gt=request.group)
-        next_group = following.order_by("group").values_list("group", flat=True).first()
+    left = [(doc, group) for doc, group, status in standing if status != request.Status.PERFORMED]
+    if (document.pk, request.group) not in left:
+        next_group = min(
+            (g for doc, g, _ in standing if doc == document.pk and g > request.group), default=None
+        )
         if next_group is not None:
             _notify_group_unlocked(document, next_group)
 
-    open_requests = SignatureRequest.objects.filter(document__practice=practice).exclude(
-        status=SignatureRequest.Status.PERFORMED
-    )
-    if not open_requests.exists():
+    if not left:
         practice.status = Practice.Status.PERFORMED
         practice.save(update_fields=["status", "updated"])
         audit_append(practice=practice, kind="practice.performed", actor=actor, data={})
