@@ -22,12 +22,13 @@ def main() -> int:
 
     call_command("migrate", verbosity=0)
 
-    from bench import api_auth, practices, signing, webhooks
+    from bench import api_auth, practices, signing, tickets, webhooks
 
     api_auth.run()
     signing.run()
     webhooks.run()
     practices.run()
+    tickets.run()
     return 0
 
 
