@@ -492,7 +492,10 @@ def _perform(request: HttpRequest, request_id: UUID, action: str) -> HttpRespons
             ):
                 return _no_referrer(_error(400, "ValidationError", "Malformed request"))
             identity = _identity_of(request, signature)
-            if signature.signature_type == "spid" and identity is None:
+            # A request that cannot be signed any more answers as the API does
+            # (409, 410, 403), identity or not.
+            needs_identity = signature.signature_type == "spid" and _state(signature) == "sign"
+            if needs_identity and identity is None:
                 return _no_referrer(
                     _error(
                         401,
@@ -538,6 +541,7 @@ def _certificate_issued(request: HttpRequest, signature: SignatureRequest) -> Ht
     from practices import tickets
 
     try:
+        # The very function signing uses, so that signing finds this certificate.
         issued = tickets._certificate(signature)
     except Exception:
         # The code is sent; signing issues the certificate again if this failed.

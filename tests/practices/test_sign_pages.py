@@ -496,6 +496,10 @@ def test_the_verified_identity_is_recorded_and_the_one_time_certificate_carries_
     crl = x509.load_der_x509_crl(trust.issuing_crl())
     assert crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None
     assert post(client, f"{base}/sign", {}).status_code == 409
+    # Signed is signed, for a browser that has not identified itself too.
+    other = Client()
+    open_ticket(other, item)
+    assert post(other, f"{base}/sign", {}).status_code == 409
 
 
 def test_the_identity_belongs_to_the_session_and_the_request(
