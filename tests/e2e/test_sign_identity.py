@@ -17,6 +17,7 @@ from practices.identity import check_character
 from practices.models import AuditEvent, Revision, SignatureRequest
 from practices.signature_types import DISPOSABLE, SPID_FLOW
 from tests.e2e.test_signer import boss_in_english, create, english, first  # noqa: F401
+from tests.e2e.test_signer_accessibility import OVERFLOW, UNNAMED_CONTROLS
 from tests.practices.conftest import signature_request
 from tests.practices.test_tickets import signer_certificates
 from tests.signing.conftest import live_pki  # noqa: F401
@@ -45,6 +46,15 @@ def signed_pdf(dst: dict, tmp_path: Path) -> tuple[bytes, Path]:
     return data, path
 
 
+def assert_usable(page) -> None:
+    """Every control named, nothing wider than a 360 px screen."""
+    assert page.evaluate(UNNAMED_CONTROLS) == []
+    original = page.viewport_size
+    page.set_viewport_size({"width": 360, "height": original["height"]})
+    assert page.evaluate(OVERFLOW) <= 0
+    page.set_viewport_size(original)
+
+
 def sign_button(page):
     return page.get_by_role("button", name="Sign", exact=True)
 
@@ -69,6 +79,7 @@ def test_spid_identity_then_a_one_time_certificate_signs(
     expect(sign_button(page)).to_be_disabled()
     start = page.get_by_role("link", name="Verify your identity")
     expect(start).to_be_visible()
+    assert_usable(page)
     screenshot("signer-10-spid-before-identity")
     start.click()
 
@@ -77,6 +88,7 @@ def test_spid_identity_then_a_one_time_certificate_signs(
     expect(page.get_by_role("note")).to_contain_text("demonstration identity provider")
     expect(page.get_by_text("Bruno", exact=True)).to_be_visible()
     expect(page.get_by_text("Boss", exact=True)).to_be_visible()
+    assert_usable(page)
     screenshot("signer-11-spid-identity")
 
     # By keyboard: a mistyped code (its last letter) is refused, and said so.
@@ -105,6 +117,7 @@ def test_spid_identity_then_a_one_time_certificate_signs(
     expect(page.get_by_text("Identity verified: Bruno Boss")).to_be_visible()
     expect(page.get_by_text(BRUNO_CF)).to_be_visible()
     expect(sign_button(page)).to_be_enabled()
+    assert_usable(page)
     screenshot("signer-13-spid-identified")
     sign_button(page).click()
     expect(page).to_have_url(urlback)
@@ -158,6 +171,7 @@ def test_the_advanced_certificate_is_shown_when_the_code_is_sent(
     expect(card.get_by_text("Valid until")).to_be_visible()
     expect(card.get_by_text("Qualified")).to_have_count(0)
     expect(page.get_by_label("Code received by SMS")).to_be_focused()
+    assert_usable(page)
     screenshot("signer-14-advanced-certificate")
 
     sms = json.loads(Path(settings.SMS_FILE_PATH).read_text().strip().splitlines()[-1])
