@@ -240,3 +240,33 @@ def test_clauses_on_a_cades_document_are_audited_not_drawn(offline, admin_api):
     assert encapsulated_content(read_signed_data(envelope)) == PDF
     event = AuditEvent.objects.get(practice_id=dst["id"], kind="signature.performed")
     assert event.data["accepted_clauses"] == ["c"]
+
+
+@pytest.mark.django_db
+def test_clause_signatures_under_a_long_term_signature_stay_valid(offline, admin_api):
+    dst = create(
+        admin_api,
+        [
+            [
+                person(
+                    0,
+                    where_mm=(20, 20),
+                    clauses=[clause("a", (20, 200, 100, 225)), clause("b", (110, 200, 190, 225))],
+                    profile="pades-lta",
+                )
+            ]
+        ],
+    )
+    document = dst["documents"][0]
+    sign(document["groups"][0][0]["signature_ticket"], ["a", "b"])
+
+    report = validate(
+        latest(document["id"]).file.read(),
+        trust_roots=[to_asn1(root) for root in trust.validation_roots()],
+        crls=[trust.issuing_crl(), trust.root_crl()],
+    )
+    assert report.valid, report.as_text()
+    names = [s.field_name.rsplit("-", 1)[-1] for s in report.signatures]
+    assert names == ["a", "b", "1"]
+    assert report.signatures[-1].level == "B-LTA"
+    assert all(s.timestamp is not None for s in report.signatures)
