@@ -169,6 +169,13 @@ if SMS_BACKEND not in ("console", "file", "http"):
 if SMS_BACKEND == "http" and not SMS_HTTP_URL:
     raise environ.ImproperlyConfigured("SMS_BACKEND=http needs SMS_HTTP_URL")
 
+# Who vouches for a SPID signer before the one-time certificate signs: a dotted
+# path to a practices.identity.IdentityProvider. The default is a demonstration
+# provider that checks the fiscal code's form and nothing else.
+SPID_IDENTITY_PROVIDER = env.str(
+    "SPID_IDENTITY_PROVIDER", default="practices.identity.DemoIdentityProvider"
+)
+
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 WEBHOOK_RETRY_SCHEDULE = [
     int(s)

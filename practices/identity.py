@@ -16,19 +16,21 @@ form, its check character and its name letters, and nothing else. It is
 labelled as a demonstration on the page and in the identity it answers
 (provider "demo", level "none"): it proves nothing about the person.
 
-The identity is kept with the signer's short session (practices.views), for
-at most IDENTITY_LIFETIME, and recorded in the audit trail when it is
-verified; the one-time certificate carries it (practices.tickets).
+The identity is kept with the signer's short session (practices.signer_session)
+for at most IDENTITY_LIFETIME, never beyond the grant, and recorded in the
+audit trail when it is verified; the one-time certificate carries it
+(practices.tickets).
 """
 
 from __future__ import annotations
 
-import unicodedata
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -36,13 +38,16 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from practices import fiscal_code, services, signer_session
+from practices.audit import audit_append
+
 if TYPE_CHECKING:
     from practices.models import SignatureRequest
 
-DEFAULT_PROVIDER = "practices.identity.DemoIdentityProvider"
 # An identity assertion is good for one signing sitting, not for the whole
 # life of the ticket.
 IDENTITY_LIFETIME = timedelta(minutes=30)
+IDENTITIES = "signer_identities"  # the session's map of request id to identity
 
 
 @dataclass(frozen=True)
@@ -111,16 +116,20 @@ def render_refused(
 ) -> HttpResponse:
     """A plain refusal page with the way back to the document, for providers
     that have no form of their own to show again."""
-    from practices.views import identity_context
-
-    context = identity_context(request, signature)
+    context = page_context(signature)
     context["error"] = refusal.message
     return render(request, "practices/identity_refused.html", context, status=403)
 
 
+def page_context(signature: SignatureRequest) -> dict:
+    """The context of a provider's page: the signer pages' header and a way back."""
+    context = signer_session.page_context(signature)
+    context["sign_url"] = reverse("practices-sign-page", args=[signature.id])
+    return context
+
+
 def provider() -> IdentityProvider:
-    path = getattr(settings, "SPID_IDENTITY_PROVIDER", "") or DEFAULT_PROVIDER
-    return import_string(path)()
+    return import_string(settings.SPID_IDENTITY_PROVIDER)()
 
 
 def complete_url(signature: SignatureRequest) -> str:
@@ -128,125 +137,12 @@ def complete_url(signature: SignatureRequest) -> str:
     return reverse("practices-sign-identity-complete", args=[signature.id])
 
 
-# --- the Italian fiscal code (codice fiscale) ------------------------------------------
-
-MONTHS = "ABCDEHLMPRST"
-# Omocodia: when two people would get the same code, digits are replaced,
-# from the right, by these letters (0 → L … 9 → V).
-OMOCODE_LETTERS = "LMNPQRSTUV"
-DIGIT_POSITIONS = (6, 7, 9, 10, 12, 13, 14)
-# The value of a character in an odd place, by its index ("0"/"A" first).
-ODD_VALUES = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18] + [
-    20,
-    11,
-    3,
-    6,
-    8,
-    12,
-    14,
-    16,
-    10,
-    22,
-    25,
-    24,
-    23,
-]
-VOWELS = "AEIOU"
-
-
-class FiscalCodeError(ValueError):
-    pass
-
-
-def _value(char: str) -> int:
-    """A character's index in 0-9 or A-Z: "0" and "A" are 0, "9" and "J" are 9."""
-    return int(char) if char.isdigit() else ord(char) - ord("A")
-
-
-def check_character(first15: str) -> str:
-    """The 16th character of a fiscal code from the first 15 (DM 23/12/1976):
-    characters in odd places (1-based) count by a table, even ones by their
-    index; the sum modulo 26 is a letter."""
-    total = 0
-    for index, char in enumerate(first15):
-        value = _value(char)
-        total += ODD_VALUES[value] if index % 2 == 0 else value
-    return chr(ord("A") + total % 26)
-
-
-def normalize_fiscal_code(value: str) -> str:
-    return "".join(str(value or "").split()).upper()
-
-
-def check_fiscal_code(value: str) -> str:
-    """`value` as a well-formed fiscal code in upper case; FiscalCodeError otherwise."""
-    code = normalize_fiscal_code(value)
-    if len(code) != 16:
-        raise FiscalCodeError(_("A fiscal code has 16 characters."))
-    if not code.isascii() or not code.isalnum():
-        raise FiscalCodeError(_("A fiscal code has only letters and digits."))
-    for index, char in enumerate(code[:15]):
-        digit = index in DIGIT_POSITIONS
-        if digit and not (char.isdigit() or char in OMOCODE_LETTERS):
-            raise FiscalCodeError(_("This is not the form of a fiscal code."))
-        if not digit and not char.isalpha():
-            raise FiscalCodeError(_("This is not the form of a fiscal code."))
-    if code[8] not in MONTHS:
-        raise FiscalCodeError(_("This is not the form of a fiscal code."))
-    day = int("".join(str(OMOCODE_LETTERS.find(c)) if c.isalpha() else c for c in code[9:11]))
-    if not (1 <= day <= 31 or 41 <= day <= 71):
-        raise FiscalCodeError(_("This is not the form of a fiscal code."))
-    if not code[15].isalpha() or check_character(code[:15]) != code[15]:
-        raise FiscalCodeError(_("The fiscal code is mistyped: its last letter does not match."))
-    return code
-
-
-def _letters(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name or "")
-    return "".join(c for c in decomposed if "A" <= c.upper() <= "Z" and c.isascii()).upper()
-
-
-def surname_code(surname: str) -> str:
-    letters = _letters(surname)
-    consonants = [c for c in letters if c not in VOWELS]
-    vowels = [c for c in letters if c in VOWELS]
-    return ("".join(consonants + vowels) + "XXX")[:3]
-
-
-def first_name_code(first_name: str) -> str:
-    letters = _letters(first_name)
-    consonants = [c for c in letters if c not in VOWELS]
-    if len(consonants) >= 4:
-        return consonants[0] + consonants[2] + consonants[3]
-    vowels = [c for c in letters if c in VOWELS]
-    return ("".join(consonants + vowels) + "XXX")[:3]
-
-
-def name_matches(code: str, *, first_name: str, last_name: str) -> bool:
-    """Loosely, whether the code's six name letters belong to this person:
-    the names may come swapped, and a second given name or surname may be
-    left out by one side or the other."""
-
-    def options(value: str, coder) -> set[str]:
-        words = value.split()
-        found = {coder(value)}
-        found.update(coder(word) for word in words)
-        return found
-
-    surnames = options(last_name, surname_code)
-    first_names = options(first_name, first_name_code)
-    head, tail = code[:3], code[3:6]
-    if head in surnames and tail in first_names:
-        return True
-    # Swapped fields: a surname given as the first name and vice versa.
-    return head in options(first_name, surname_code) and tail in options(last_name, first_name_code)
-
-
 # --- matching the request ---------------------------------------------------------------
 
 
 def _comparable(name: str) -> str:
-    return " ".join(_letters(part) for part in (name or "").split() if _letters(part))
+    words = (fiscal_code.letters(part) for part in (name or "").split())
+    return " ".join(word for word in words if word)
 
 
 def matches_signer(identity: VerifiedIdentity, signature: SignatureRequest) -> bool:
@@ -257,6 +153,47 @@ def matches_signer(identity: VerifiedIdentity, signature: SignatureRequest) -> b
     )
     found = sorted(_comparable(identity.full_name).split())
     return bool(found) and asked == found
+
+
+# --- the identity of this session --------------------------------------------------------
+
+
+def identity_record(*, signature: SignatureRequest, identity: VerifiedIdentity, actor) -> None:
+    """Write the verified identity into the practice's audit trail."""
+    with transaction.atomic():
+        audit_append(
+            practice=services._locked(signature.document.practice),
+            kind="signature.identity_verified",
+            actor=actor,
+            data={"signature": str(signature.id), **identity.to_json()},
+        )
+
+
+def identity_keep(
+    request: HttpRequest, signature: SignatureRequest, identity: VerifiedIdentity
+) -> None:
+    """Keep `identity` with this session's grant of `signature`, for at most
+    IDENTITY_LIFETIME and never beyond the grant."""
+    granted_until = request.session.get(signer_session.GRANTS, {}).get(str(signature.id), 0)
+    kept = signer_session.live(
+        request.session.get(IDENTITIES, {}), lambda value: value.get("expires", 0)
+    )
+    kept[str(signature.id)] = {
+        "identity": identity.to_json(),
+        "expires": min(granted_until, time.time() + IDENTITY_LIFETIME.total_seconds()),
+    }
+    request.session[IDENTITIES] = kept
+
+
+def identity_of(request: HttpRequest, signature: SignatureRequest) -> VerifiedIdentity | None:
+    """The identity verified in this session for `signature`, while it lasts."""
+    kept = request.session.get(IDENTITIES, {}).get(str(signature.id))
+    if not kept or kept.get("expires", 0) <= time.time():
+        return None
+    try:
+        return VerifiedIdentity.from_json(kept["identity"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # --- the demonstration provider ---------------------------------------------------------
@@ -270,9 +207,7 @@ class DemoIdentityProvider:
     template = "practices/identity_demo.html"
 
     def _render(self, request, signature, *, refusal: IdentityRefused | None = None, status=200):
-        from practices.views import identity_context
-
-        context = identity_context(request, signature)
+        context = page_context(signature)
         context.update(
             action=complete_url(signature),
             error=refusal.message if refusal else "",
@@ -300,11 +235,11 @@ class DemoIdentityProvider:
                 _("Confirm that you are the person named here."), field="confirm", value=value
             )
         try:
-            code = check_fiscal_code(value)
-        except FiscalCodeError as exc:
+            code = fiscal_code.check(value)
+        except fiscal_code.FiscalCodeError as exc:
             raise IdentityRefused(str(exc), field="fiscal_code", value=value) from None
         first, last = signature.signer_first_name, signature.signer_last_name
-        if not name_matches(code, first_name=first, last_name=last):
+        if not fiscal_code.name_matches(code, first_name=first, last_name=last):
             raise IdentityRefused(
                 _("This fiscal code does not belong to the name of the request."),
                 field="fiscal_code",

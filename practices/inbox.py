@@ -6,7 +6,7 @@ instructor asked to sign finds their requests here too.
 
 The Sign button never carries a ticket. It posts the request's id; for a
 request the person may sign now, it grants this browser the same short signer
-session that opening the ticket would (practices.views._session_grant) and goes
+session that opening the ticket would (practices.signer_session.grant) and goes
 on to the signer page, where signing works exactly as after the email's link.
 Opening a ticket is not written to the audit trail, so neither is this: what
 the trail records is the signature itself, made through the same ticket
@@ -24,9 +24,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from practices import selectors
+from practices import selectors, signer_session
 from practices.models import Practice, SignatureRequest
-from practices.views import _no_referrer, _session_grant
+from practices.signer_session import no_referrer
 
 
 def _get_request_for_user(request: HttpRequest, request_id: UUID) -> SignatureRequest:
@@ -51,6 +51,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@no_referrer
 @login_required
 @require_POST
 def inbox_sign(request: HttpRequest, request_id: UUID) -> HttpResponse:
@@ -67,8 +68,8 @@ def inbox_sign(request: HttpRequest, request_id: UUID) -> HttpResponse:
         else:
             messages.info(request, _("This signature request is no longer waiting for you."))
         return redirect("practices-inbox")
-    _session_grant(request, signature)
-    return _no_referrer(redirect("practices-sign-page", request_id=signature.id))
+    signer_session.grant(request, signature)
+    return redirect("practices-sign-page", request_id=signature.id)
 
 
 urlpatterns = [

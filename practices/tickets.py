@@ -354,7 +354,7 @@ def signature_image(data_url: str) -> bytes:
     return data
 
 
-def _certificate(request: SignatureRequest, *, identity: "VerifiedIdentity | None" = None):
+def signer_certificate(request: SignatureRequest, *, identity: "VerifiedIdentity | None" = None):
     """The certificate this request's signature type signs with. A SPID
     signature's one-time certificate names the person `identity` verified,
     with their fiscal code as the semantics identifier (ETSI EN 319 412-1);
@@ -450,7 +450,7 @@ def ticket_sign(
         with transaction.atomic():
             if challenge is not None and not otp_consume(challenge=challenge):
                 raise TicketRefused(401, "Unauthorized", "This code was already used", "otp")
-            certificate = _certificate(request, identity=identity if kind == "spid" else None)
+            certificate = signer_certificate(request, identity=identity if kind == "spid" else None)
             signatures.signature_apply(
                 request=request,
                 certificate=certificate,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from practices import views
+from practices import identity_views, views
 
 urlpatterns = [
     path("sign/s/<uuid:request_id>/", views.sign_page, name="practices-sign-page"),
@@ -13,10 +13,14 @@ urlpatterns = [
     path("sign/s/<uuid:request_id>/sign", views.sign_submit, name="practices-sign-submit"),
     path("sign/s/<uuid:request_id>/decline", views.sign_decline, name="practices-sign-decline"),
     path("sign/s/<uuid:request_id>/done/", views.sign_done, name="practices-sign-done"),
-    path("sign/s/<uuid:request_id>/identity/", views.sign_identity, name="practices-sign-identity"),
+    path(
+        "sign/s/<uuid:request_id>/identity/",
+        identity_views.sign_identity,
+        name="practices-sign-identity",
+    ),
     path(
         "sign/s/<uuid:request_id>/identity/complete",
-        views.sign_identity_complete,
+        identity_views.sign_identity_complete,
         name="practices-sign-identity-complete",
     ),
     path(

@@ -4,8 +4,8 @@ The ticket in an email is exchanged, on first use, for a short signer session
 (the request's id kept in the Django session with an expiry; nobody logs in)
 and the browser goes on to /sign/s/<request id>/, a URL that does not carry
 the ticket: it stays out of the history, the logs and any Referer. Every
-later page and action loads the request through `_get_request_for_signer`,
-which answers 404 for a request this session was not given.
+later page and action loads the request through the session
+(practices.signer_session), which answers 404 for a request it was not given.
 
 The actions (send the OTP, sign, decline) are small JSON calls made by
 static/js/sign.js; they go through the same ticket services as the ticket API
@@ -13,12 +13,12 @@ static/js/sign.js; they go through the same ticket services as the ticket API
 
 Two steps exist only on the page:
 
-- SPID: the signer goes through the identity provider (practices.identity)
-  first; the verified identity is kept in this session next to the grant, for
-  at most identity.IDENTITY_LIFETIME, recorded in the audit trail, and handed
-  to the sign service, whose one-time certificate then names that person. The
-  page's sign action refuses a SPID signature without it. (Through the ticket
-  API the integrator holding the ticket has identified the signer already.)
+- SPID: the signer goes through the identity provider first
+  (practices.identity_views); the verified identity is kept in this session
+  next to the grant, recorded in the audit trail, and handed to the sign
+  service, whose one-time certificate then names that person. The page's sign
+  action refuses a SPID signature without it. (Through the ticket API the
+  integrator holding the ticket has identified the signer already.)
 - Advanced and qualified: the page shows the certificate the signer signs
   with. It is issued (or the one already issued to the signer reused) when
   the signer asks for the code, not when the page opens: opening a link proves
@@ -29,118 +29,33 @@ Two steps exist only on the page:
 """
 
 import json
-import time
+import logging
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
-from django.db import transaction
+from cryptography.x509.oid import NameOID
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import User
-from practices import previews, selectors
-from practices.models import Document, Practice, Revision, SignatureRequest
+from portal import ratelimit
+from practices import identity, previews, selectors, signer_session, tickets
+from practices.models import Document, OtpChallenge, Practice, Revision, SignatureRequest
 from practices.services import ticket_digest
+from practices.signer_session import no_referrer
+from signing.appearance import parse_rect
+from signing.errors import PlacementError
+from signing.pki import OID_QC_STATEMENTS
 
-SESSION_KEY = "signer_requests"
-IDENTITY_SESSION_KEY = "signer_identities"
-CERTIFICATE_SESSION_KEY = "signer_certificates"
+logger = logging.getLogger(__name__)
+
 REMOTE_CERTIFICATE_TYPES = ("advanced", "qualified")
-# How long the page stays usable after the ticket was opened; opening the
-# ticket again starts a new period.
-SIGNER_SESSION_SECONDS = getattr(settings, "SIGNER_SESSION_SECONDS", 2 * 60 * 60)
-
-
-def _no_referrer(response: HttpResponse) -> HttpResponse:
-    response["Referrer-Policy"] = "no-referrer"
-    return response
-
-
-def _provider_response(response: HttpResponse) -> HttpResponse:
-    """No referrer unless the identity provider chose a policy: a page with a
-    form posting back here needs "same-origin", or the browser sends the post
-    with `Origin: null` and the CSRF check refuses it."""
-    response.setdefault("Referrer-Policy", "no-referrer")
-    return response
-
-
-def _signer_language(signature: SignatureRequest) -> str:
-    """The signer's own language when they have an account in the organization,
-    else the organization's."""
-    organization = signature.document.practice.organization
-    user = (
-        User.objects.filter(organization=organization, email__iexact=signature.signer_email)
-        .only("language")
-        .first()
-    )
-    language = user.language if user is not None else organization.language
-    return language if language in ("it", "en") else "it"
-
-
-def _activate(request: HttpRequest, signature: SignatureRequest) -> None:
-    language = _signer_language(signature)
-    translation.activate(language)
-    request.LANGUAGE_CODE = language
-
-
-def _session_grant(request: HttpRequest, signature: SignatureRequest) -> None:
-    granted = {
-        key: expiry
-        for key, expiry in request.session.get(SESSION_KEY, {}).items()
-        if expiry > time.time()
-    }
-    granted[str(signature.id)] = time.time() + SIGNER_SESSION_SECONDS
-    request.session[SESSION_KEY] = granted
-
-
-def _identity_of(request: HttpRequest, signature: SignatureRequest):
-    """The identity verified in this session for `signature`, while it lasts."""
-    from practices.identity import VerifiedIdentity
-
-    kept = request.session.get(IDENTITY_SESSION_KEY, {}).get(str(signature.id))
-    if not kept or kept.get("expires", 0) <= time.time():
-        return None
-    try:
-        return VerifiedIdentity.from_json(kept["identity"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _identity_keep(request: HttpRequest, signature: SignatureRequest, identity) -> None:
-    from practices.identity import IDENTITY_LIFETIME
-
-    grant = request.session.get(SESSION_KEY, {}).get(str(signature.id), 0)
-    kept = {
-        key: value
-        for key, value in request.session.get(IDENTITY_SESSION_KEY, {}).items()
-        if value.get("expires", 0) > time.time()
-    }
-    kept[str(signature.id)] = {
-        "identity": identity.to_json(),
-        "expires": min(grant, time.time() + IDENTITY_LIFETIME.total_seconds()),
-    }
-    request.session[IDENTITY_SESSION_KEY] = kept
-
-
-def _get_request_for_signer(request: HttpRequest, request_id: UUID) -> SignatureRequest:
-    expiry = request.session.get(SESSION_KEY, {}).get(str(request_id))
-    if expiry is None or expiry <= time.time():
-        raise Http404
-    signature = (
-        SignatureRequest.objects.select_related("document__practice__organization")
-        .filter(pk=request_id)
-        .first()
-    )
-    if signature is None:
-        raise Http404
-    return signature
 
 
 @dataclass(frozen=True)
@@ -157,9 +72,6 @@ class Box:
 
 def _box(where: Any, sizes: list[tuple[float, float]], kind: str, label: str):
     """`where` as (page, Box) over the page image, or None when it is invisible."""
-    from signing.appearance import parse_rect
-    from signing.errors import PlacementError
-
     if not isinstance(where, dict) or not where.get("position"):
         return None
     try:
@@ -221,7 +133,7 @@ def _pages(signature: SignatureRequest) -> list[dict]:
     return pages
 
 
-def _state(signature: SignatureRequest) -> str:
+def page_state(signature: SignatureRequest) -> str:
     """What the page shows: "sign", or why there is nothing to sign."""
     practice = signature.document.practice
     if signature.status == SignatureRequest.Status.PERFORMED:
@@ -249,43 +161,7 @@ def _state(signature: SignatureRequest) -> str:
     return "sign"
 
 
-def _context(signature: SignatureRequest) -> dict:
-    practice = signature.document.practice
-    return {
-        "signature": signature,
-        "practice": practice,
-        "document": signature.document,
-        "signer_name": f"{signature.signer_first_name} {signature.signer_last_name}".strip(),
-    }
-
-
-def identity_context(request: HttpRequest, signature: SignatureRequest) -> dict:
-    """The context of an identity provider's pages: the page's header and a way back."""
-    context = _context(signature)
-    context["sign_url"] = reverse("practices-sign-page", args=[signature.id])
-    return context
-
-
 # --- the certificate of an advanced or qualified signature ---------------------------
-
-
-def _certificate_shown(request: HttpRequest, signature: SignatureRequest):
-    """The certificate issued for `signature` in this session, while it can still sign."""
-    from portal.models import IssuedCertificate
-    from portal.trust import REUSE_MARGIN
-
-    serial = request.session.get(CERTIFICATE_SESSION_KEY, {}).get(str(signature.id))
-    if not serial:
-        return None
-    return IssuedCertificate.objects.filter(
-        serial=serial, revoked_at__isnull=True, not_after__gt=timezone.now() + REUSE_MARGIN
-    ).first()
-
-
-def _certificate_remember(request: HttpRequest, signature: SignatureRequest, issued) -> None:
-    shown = dict(request.session.get(CERTIFICATE_SESSION_KEY, {}))
-    shown[str(signature.id)] = issued.serial
-    request.session[CERTIFICATE_SESSION_KEY] = shown
 
 
 def _name_part(name, oid) -> str:
@@ -299,10 +175,6 @@ def _certificate_card(signature: SignatureRequest, issued) -> dict:
     card = {"qualified": signature.signature_type == "qualified", "issued": False}
     if issued is None:
         return card
-    from cryptography.x509.oid import NameOID
-
-    from signing.pki import OID_QC_STATEMENTS
-
     certificate = issued.certificate
     serial = format(certificate.serial_number, "X")
     serial = serial.rjust(len(serial) + len(serial) % 2, "0")
@@ -322,6 +194,7 @@ def _certificate_card(signature: SignatureRequest, issued) -> dict:
 
 
 @never_cache
+@no_referrer
 @require_GET
 def sign_entry(request: HttpRequest, ticket: str) -> HttpResponse:
     signature = (
@@ -331,40 +204,37 @@ def sign_entry(request: HttpRequest, ticket: str) -> HttpResponse:
     )
     if signature is None:
         # Guessing is hopeless (256-bit tickets), and still limited like the API.
-        from portal import ratelimit
-
         wait = ratelimit.hit(scope="ticket", key=ratelimit.client_address(request))
         response = render(
             request, "practices/sign_unknown.html", status=404 if wait is None else 429
         )
         if wait is not None:
             response["Retry-After"] = str(wait)
-        return _no_referrer(response)
+        return response
     # A new session key, so that a session planted before the ticket was
     # opened does not inherit the grant.
     request.session.cycle_key()
-    _session_grant(request, signature)
-    return _no_referrer(redirect("practices-sign-page", request_id=signature.id))
+    signer_session.grant(request, signature)
+    return redirect("practices-sign-page", request_id=signature.id)
 
 
 @never_cache
+@no_referrer
 @require_GET
 def sign_page(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    from practices import tickets
-
-    signature = _get_request_for_signer(request, request_id)
-    _activate(request, signature)
-    context = _context(signature)
-    state = _state(signature)
+    signature = signer_session.signature_for(request, request_id)
+    signer_session.activate_language(request, signature)
+    context = signer_session.page_context(signature)
+    state = page_state(signature)
     if state != "sign":
         context["state"] = state
-        return _no_referrer(render(request, "practices/sign_state.html", context))
+        return render(request, "practices/sign_state.html", context)
     if signature.signature_type in REMOTE_CERTIFICATE_TYPES:
         context["certificate"] = _certificate_card(
-            signature, _certificate_shown(request, signature)
+            signature, signer_session.certificate_shown(request, signature)
         )
     if signature.signature_type == "spid":
-        context["identity"] = _identity_of(request, signature)
+        context["identity"] = identity.identity_of(request, signature)
         context["identity_url"] = reverse("practices-sign-identity", args=[signature.id])
     context.update(
         pages=_pages(signature),
@@ -377,13 +247,14 @@ def sign_page(request: HttpRequest, request_id: UUID) -> HttpResponse:
             "decline": reverse("practices-sign-decline", args=[signature.id]),
         },
     )
-    return _no_referrer(render(request, "practices/sign.html", context))
+    return render(request, "practices/sign.html", context)
 
 
 @never_cache
+@no_referrer
 @require_GET
 def sign_preview(request: HttpRequest, request_id: UUID, page: int) -> HttpResponse:
-    signature = _get_request_for_signer(request, request_id)
+    signature = signer_session.signature_for(request, request_id)
     revision = _preview_revision(signature.document)
     if revision is None:
         raise Http404
@@ -393,23 +264,25 @@ def sign_preview(request: HttpRequest, request_id: UUID, page: int) -> HttpRespo
         raise Http404 from None
     response = FileResponse(path.open("rb"), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
-    return _no_referrer(response)
+    return response
 
 
 @never_cache
+@no_referrer
 @require_GET
 def sign_done(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    signature = _get_request_for_signer(request, request_id)
-    _activate(request, signature)
-    context = _context(signature)
-    context["state"] = _state(signature)
-    return _no_referrer(render(request, "practices/sign_done.html", context))
+    signature = signer_session.signature_for(request, request_id)
+    signer_session.activate_language(request, signature)
+    context = signer_session.page_context(signature)
+    context["state"] = page_state(signature)
+    return render(request, "practices/sign_done.html", context)
 
 
 @never_cache
+@no_referrer
 @require_GET
 def sign_download(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    signature = _get_request_for_signer(request, request_id)
+    signature = signer_session.signature_for(request, request_id)
     document = signature.document
     revision = selectors.revision_latest(document=document)
     if revision is None:
@@ -426,7 +299,7 @@ def sign_download(request: HttpRequest, request_id: UUID) -> HttpResponse:
         as_attachment=True,
         filename=name,
     )
-    return _no_referrer(response)
+    return response
 
 
 # --- actions (JSON, called by static/js/sign.js) ----------------------------------
@@ -447,201 +320,116 @@ def _json_body(request: HttpRequest) -> dict | None:
 
 
 def _attempts_left(signature: SignatureRequest) -> int:
-    from practices.models import OtpChallenge
-    from practices.tickets import OTP_MAX_ATTEMPTS as MAX
-
     challenge = OtpChallenge.objects.filter(request=signature).order_by("-created", "-id").first()
-    return max(MAX - (challenge.attempts if challenge else 0), 0)
+    return max(tickets.OTP_MAX_ATTEMPTS - (challenge.attempts if challenge else 0), 0)
 
 
-def _perform(request: HttpRequest, request_id: UUID, action: str) -> HttpResponse:
-    """Run one ticket service for the session's request and answer as the ticket API."""
-    from portal import ratelimit
-    from practices import tickets
+def _signer_action(action):
+    """A JSON action of the page, answered as the ticket API answers: `action`
+    runs one ticket service for the session's request as
+    action(request, signature, body, actor); a refusal becomes the API's error."""
 
-    signature = _get_request_for_signer(request, request_id)
-    _activate(request, signature)
-    address = ratelimit.client_address(request)
-    wait = ratelimit.hit(scope="ticket", key=address)
-    if wait is not None:
-        response = _error(429, "TooManyRequests", "Too many attempts, retry later")
-        response["Retry-After"] = str(wait)
-        return _no_referrer(response)
-    body = _json_body(request)
-    if body is None:
-        return _no_referrer(_error(400, "ValidationError", "The body is not a JSON object"))
-    actor = tickets.SignerActor(
-        ip=address or "",
-        user_agent=request.headers.get("User-Agent", "")[:500],
-        signer=signature.signer_email,
-    )
-    try:
-        if action == "otp":
-            tickets.otp_send(request=signature, actor=actor)
-            if signature.signature_type not in REMOTE_CERTIFICATE_TYPES:
-                return _no_referrer(HttpResponse(status=204))
-            return _no_referrer(_certificate_issued(request, signature))
-        if action == "sign":
-            accepted = body.get("accepted_clauses") or []
-            otp = body.get("otp") or None
-            graphometric = body.get("graphometric") or {}
-            if (
-                not isinstance(accepted, list)
-                or not isinstance(otp, str | None)
-                or not isinstance(graphometric, dict)
-            ):
-                return _no_referrer(_error(400, "ValidationError", "Malformed request"))
-            identity = _identity_of(request, signature)
-            # A request that cannot be signed any more answers as the API does
-            # (409, 410, 403), identity or not.
-            needs_identity = signature.signature_type == "spid" and _state(signature) == "sign"
-            if needs_identity and identity is None:
-                return _no_referrer(
-                    _error(
-                        401,
-                        "Unauthorized",
-                        translation.gettext("Verify your identity before signing."),
-                        "identity",
-                    )
-                )
-            outcome = tickets.ticket_sign(
-                request=signature,
-                actor=actor,
-                accepted_clauses=[str(c) for c in accepted],
-                otp=otp,
-                image_data_url=graphometric.get("image") or None,
-                identity=identity if signature.signature_type == "spid" else None,
-            )
-        else:
-            reason = body.get("reason")
-            if not isinstance(reason, str) or not reason.strip():
-                return _no_referrer(_error(400, "ValidationError", "Give a reason", "reason"))
-            outcome = tickets.ticket_decline(
-                request=signature, actor=actor, reason=reason.strip()[:1000]
-            )
-    except tickets.TicketRefused as exc:
-        extra = {}
-        if exc.field == "otp" and exc.status in (401, 429):
-            extra["attempts_left"] = _attempts_left(signature)
-        response = _error(exc.status, exc.error_type, exc.message, exc.field, **extra)
-        if exc.retry_after:
-            response["Retry-After"] = str(exc.retry_after)
-        return _no_referrer(response)
+    @wraps(action)
+    def view(request: HttpRequest, request_id: UUID) -> HttpResponse:
+        signature = signer_session.signature_for(request, request_id)
+        signer_session.activate_language(request, signature)
+        address = ratelimit.client_address(request)
+        wait = ratelimit.hit(scope="ticket", key=address)
+        if wait is not None:
+            response = _error(429, "TooManyRequests", "Too many attempts, retry later")
+            response["Retry-After"] = str(wait)
+            return response
+        body = _json_body(request)
+        if body is None:
+            return _error(400, "ValidationError", "The body is not a JSON object")
+        actor = tickets.SignerActor(
+            ip=address or "",
+            user_agent=request.headers.get("User-Agent", "")[:500],
+            signer=signature.signer_email,
+        )
+        try:
+            return action(request, signature, body, actor)
+        except tickets.TicketRefused as exc:
+            extra = {}
+            if exc.field == "otp" and exc.status in (401, 429):
+                extra["attempts_left"] = _attempts_left(signature)
+            response = _error(exc.status, exc.error_type, exc.message, exc.field, **extra)
+            if exc.retry_after:
+                response["Retry-After"] = str(exc.retry_after)
+            return response
+
+    return never_cache(no_referrer(require_POST(view)))
+
+
+def _done(signature: SignatureRequest, outcome: tickets.Outcome) -> JsonResponse:
     # After the work, the signer lands on the DST's own page when it gave one,
     # else on our completion page.
     redirect_to = outcome.redirect or reverse("practices-sign-done", args=[signature.id])
-    return _no_referrer(JsonResponse({"status": outcome.status, "redirect": redirect_to}))
+    return JsonResponse({"status": outcome.status, "redirect": redirect_to})
+
+
+@_signer_action
+def sign_otp(request, signature, body, actor) -> HttpResponse:
+    tickets.otp_send(request=signature, actor=actor)
+    if signature.signature_type not in REMOTE_CERTIFICATE_TYPES:
+        return HttpResponse(status=204)
+    return _certificate_issued(request, signature)
+
+
+@_signer_action
+def sign_submit(request, signature, body, actor) -> HttpResponse:
+    accepted = body.get("accepted_clauses") or []
+    otp = body.get("otp") or None
+    graphometric = body.get("graphometric") or {}
+    if (
+        not isinstance(accepted, list)
+        or not isinstance(otp, str | None)
+        or not isinstance(graphometric, dict)
+    ):
+        return _error(400, "ValidationError", "Malformed request")
+    verified = None
+    if signature.signature_type == "spid":
+        verified = identity.identity_of(request, signature)
+        # A request that cannot be signed any more answers as the API does
+        # (409, 410, 403), identity or not.
+        if verified is None and page_state(signature) == "sign":
+            message = translation.gettext("Verify your identity before signing.")
+            return _error(401, "Unauthorized", message, "identity")
+    outcome = tickets.ticket_sign(
+        request=signature,
+        actor=actor,
+        accepted_clauses=[str(c) for c in accepted],
+        otp=otp,
+        image_data_url=graphometric.get("image") or None,
+        identity=verified,
+    )
+    return _done(signature, outcome)
+
+
+@_signer_action
+def sign_decline(request, signature, body, actor) -> HttpResponse:
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        return _error(400, "ValidationError", "Give a reason", "reason")
+    outcome = tickets.ticket_decline(request=signature, actor=actor, reason=reason.strip()[:1000])
+    return _done(signature, outcome)
 
 
 def _certificate_issued(request: HttpRequest, signature: SignatureRequest) -> HttpResponse:
     """After the code went: the certificate the signature will use, issued now
     on first use (see the module's docstring), as the card's new HTML."""
-    import logging
-
-    from practices import tickets
-
     try:
         # The very function signing uses, so that signing finds this certificate.
-        issued = tickets._certificate(signature)
+        issued = tickets.signer_certificate(signature)
     except Exception:
         # The code is sent; signing issues the certificate again if this failed.
-        logging.getLogger(__name__).exception("certificate for %s not issued", signature.id)
+        logger.exception("certificate for %s not issued", signature.id)
         issued = None
     if issued is not None:
-        _certificate_remember(request, signature, issued)
+        signer_session.certificate_remember(request, signature, issued)
     html = render_to_string(
         "practices/_sign_certificate.html",
         {"certificate": _certificate_card(signature, issued)},
         request=request,
     )
     return JsonResponse({"status": "sent", "certificate_html": html})
-
-
-# --- the identity step of a SPID signature -------------------------------------------
-
-
-def _identity_step(request: HttpRequest, request_id: UUID):
-    """The signature when it is a SPID request that can be signed now, else the
-    response to give instead (the sign page explains the state)."""
-    signature = _get_request_for_signer(request, request_id)
-    _activate(request, signature)
-    if signature.signature_type != "spid" or _state(signature) != "sign":
-        return signature, _no_referrer(redirect("practices-sign-page", request_id=signature.id))
-    return signature, None
-
-
-@never_cache
-@require_GET
-def sign_identity(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    from practices import identity
-
-    signature, instead = _identity_step(request, request_id)
-    if instead is not None:
-        return instead
-    return _provider_response(identity.provider().begin(request, signature))
-
-
-@never_cache
-@require_http_methods(["GET", "POST"])
-def sign_identity_complete(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    from portal import ratelimit
-    from practices import identity
-    from practices.audit import audit_append
-    from practices.services import _locked
-    from practices.tickets import SignerActor
-
-    signature, instead = _identity_step(request, request_id)
-    if instead is not None:
-        return instead
-    address = ratelimit.client_address(request)
-    wait = ratelimit.hit(scope="ticket", key=address)
-    if wait is not None:
-        response = render(
-            request, "practices/identity_refused.html", _context(signature), status=429
-        )
-        response["Retry-After"] = str(wait)
-        return _no_referrer(response)
-    provider = identity.provider()
-    try:
-        verified = provider.complete(request, signature)
-        if not identity.matches_signer(verified, signature):
-            raise identity.IdentityRefused(
-                translation.gettext(
-                    "The identity verified is not the person this signature request is for."
-                )
-            )
-    except identity.IdentityRefused as refusal:
-        return _provider_response(provider.refused(request, signature, refusal))
-    actor = SignerActor(
-        ip=address or "",
-        user_agent=request.headers.get("User-Agent", "")[:500],
-        signer=signature.signer_email,
-    )
-    with transaction.atomic():
-        practice = _locked(signature.document.practice)
-        audit_append(
-            practice=practice,
-            kind="signature.identity_verified",
-            actor=actor,
-            data={"signature": str(signature.id), **verified.to_json()},
-        )
-    _identity_keep(request, signature, verified)
-    return _no_referrer(redirect("practices-sign-page", request_id=signature.id))
-
-
-@never_cache
-@require_POST
-def sign_otp(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    return _perform(request, request_id, "otp")
-
-
-@never_cache
-@require_POST
-def sign_submit(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    return _perform(request, request_id, "sign")
-
-
-@never_cache
-@require_POST
-def sign_decline(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    return _perform(request, request_id, "decline")

@@ -13,7 +13,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from portal.models import IssuedCertificate
-from practices.identity import check_character
+from practices.fiscal_code import check_character
 from practices.models import AuditEvent, Revision, SignatureRequest
 from practices.signature_types import DISPOSABLE, SPID_FLOW
 from tests.e2e.test_signer import boss_in_english, create, english, first  # noqa: F401

@@ -6,16 +6,15 @@ import datetime as dt
 import pytest
 
 from practices import identity
-from practices.identity import (
-    DemoIdentityProvider,
+from practices.fiscal_code import (
     FiscalCodeError,
-    VerifiedIdentity,
     check_character,
-    check_fiscal_code,
     first_name_code,
     name_matches,
     surname_code,
 )
+from practices.fiscal_code import check as check_fiscal_code
+from practices.identity import DemoIdentityProvider, VerifiedIdentity
 
 MARIO = "RSSMRA80A01H501U"  # Mario Rossi, born in Rome on 1 January 1980
 
@@ -114,8 +113,7 @@ class OtherProvider(DemoIdentityProvider):
 
 
 def test_the_provider_comes_from_the_setting(settings):
-    settings.SPID_IDENTITY_PROVIDER = ""
-    assert isinstance(identity.provider(), DemoIdentityProvider)
+    assert isinstance(identity.provider(), DemoIdentityProvider)  # the default
     settings.SPID_IDENTITY_PROVIDER = f"{__name__}.OtherProvider"
     chosen = identity.provider()
     assert chosen.name == "other"

@@ -111,13 +111,13 @@ def test_another_requests_id_is_404_in_this_session(admin_api):
 
 
 def test_the_session_grant_expires(dst, monkeypatch):
-    from practices import views
+    from practices import signer_session
 
     item = first(dst)
     client = Client()
     open_ticket(client, item)
-    later = views.time.time() + views.SIGNER_SESSION_SECONDS + 1
-    monkeypatch.setattr(views.time, "time", lambda: later)
+    later = signer_session.time.time() + signer_session.SIGNER_SESSION_SECONDS + 1
+    monkeypatch.setattr(signer_session.time, "time", lambda: later)
     assert client.get(f"/sign/s/{item['id']}/").status_code == 404
 
 
@@ -430,7 +430,7 @@ def test_a_wrong_fiscal_code_is_shown_and_nothing_is_signed(admin_api, pki, in_e
         assert 'aria-invalid="true"' in text
         assert f'value="{code}"' in text.replace("&#x27;", "'")
     # A well-formed code of somebody else: the name letters do not fit Mario Rossi.
-    from practices.identity import check_character
+    from practices.fiscal_code import check_character
 
     other = "BNCLCU80A01H501"
     refused = client.post(
@@ -517,10 +517,10 @@ def test_the_identity_belongs_to_the_session_and_the_request(
     open_ticket(other, item)
     assert post(other, f"{base}/sign", {}).status_code == 401
     # Nor does the identity outlive its lifetime.
-    from practices import identity, views
+    from practices import identity
 
-    later = views.time.time() + identity.IDENTITY_LIFETIME.total_seconds() + 1
-    monkeypatch.setattr(views.time, "time", lambda: later)
+    later = identity.time.time() + identity.IDENTITY_LIFETIME.total_seconds() + 1
+    monkeypatch.setattr(identity.time, "time", lambda: later)
     assert b"data-identity-start" in client.get(f"{base}/").content  # the grant lasts longer
     response = post(client, f"{base}/sign", {})
     assert response.status_code == 401
