@@ -65,11 +65,7 @@ def sign_identity_complete(request: HttpRequest, request_id: UUID) -> HttpRespon
             )
     except identity.IdentityRefused as refusal:
         return provider.refused(request, signature, refusal)
-    actor = SignerActor(
-        ip=address or "",
-        user_agent=request.headers.get("User-Agent", "")[:500],
-        signer=signature.signer_email,
-    )
+    actor = SignerActor.of(request, signature)
     identity.identity_record(signature=signature, identity=verified, actor=actor)
     identity.identity_keep(request, signature, verified)
     return redirect("practices-sign-page", request_id=signature.id)

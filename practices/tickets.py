@@ -95,6 +95,25 @@ class SignerActor(Actor):
     def label(self) -> str:
         return f"signer:{self.signer}"
 
+    @classmethod
+    def of(cls, http_request, request: SignatureRequest) -> "SignerActor":
+        """The signer of `request` acting through `http_request`. When the browser
+        is logged in to the account the request is addressed to (the inbox's way
+        in), the audit trail names that account too."""
+        user = getattr(http_request, "user", None)
+        own = (
+            user is not None
+            and user.is_authenticated
+            and user.organization_id == request.document.practice.organization_id
+            and user.email.lower() == request.signer_email.lower()
+        )
+        return cls(
+            user=user if own else None,
+            ip=http_request.META.get("REMOTE_ADDR", "") or "",
+            user_agent=http_request.headers.get("User-Agent", "")[:500],
+            signer=request.signer_email,
+        )
+
 
 # --- the ticket -------------------------------------------------------------------------
 

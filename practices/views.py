@@ -342,11 +342,7 @@ def _signer_action(action):
         body = _json_body(request)
         if body is None:
             return _error(400, "ValidationError", "The body is not a JSON object")
-        actor = tickets.SignerActor(
-            ip=address or "",
-            user_agent=request.headers.get("User-Agent", "")[:500],
-            signer=signature.signer_email,
-        )
+        actor = tickets.SignerActor.of(request, signature)
         try:
             return action(request, signature, body, actor)
         except tickets.TicketRefused as exc:

@@ -50,14 +50,6 @@ def _request_for(request: HttpRequest, ticket: str):
         raise _api_error(exc) from exc
 
 
-def _actor(request: HttpRequest, signature) -> tickets.SignerActor:
-    return tickets.SignerActor(
-        ip=ratelimit.client_address(request) or "",
-        user_agent=request.headers.get("User-Agent", ""),
-        signer=signature.signer_email,
-    )
-
-
 def _api_error(exc: tickets.TicketRefused) -> ApiError:
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
     return ApiError(exc.status, exc.error_type, exc.message, exc.field, headers=headers)
@@ -73,7 +65,7 @@ def ticket_describe(request, ticket: str):
 def ticket_otp(request, ticket: str):
     signature = _request_for(request, ticket)
     try:
-        tickets.otp_send(request=signature, actor=_actor(request, signature))
+        tickets.otp_send(request=signature, actor=tickets.SignerActor.of(request, signature))
     except tickets.TicketRefused as exc:
         raise _api_error(exc) from exc
     return HttpResponse(status=204)
@@ -85,7 +77,7 @@ def ticket_sign(request, ticket: str, body: SignBody):
     try:
         outcome = tickets.ticket_sign(
             request=signature,
-            actor=_actor(request, signature),
+            actor=tickets.SignerActor.of(request, signature),
             accepted_clauses=body.accepted_clauses,
             otp=body.otp,
             image_data_url=body.graphometric.image if body.graphometric else None,
@@ -100,7 +92,7 @@ def ticket_decline(request, ticket: str, body: DeclineBody):
     signature = _request_for(request, ticket)
     try:
         outcome = tickets.ticket_decline(
-            request=signature, actor=_actor(request, signature), reason=body.reason
+            request=signature, actor=tickets.SignerActor.of(request, signature), reason=body.reason
         )
     except tickets.TicketRefused as exc:
         raise _api_error(exc) from exc

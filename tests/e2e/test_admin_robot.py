@@ -152,11 +152,12 @@ def test_admin_creates_a_robot_sets_its_webhook_and_its_token_opens_the_api(
     assert page.js_errors == []
 
 
-def test_a_signer_sees_a_page_with_nothing_to_manage(page, screenshot, live_server, signer):
+def test_a_signer_lands_on_an_empty_inbox(page, screenshot, live_server, signer):
     services.user_update(user=signer, language="it")
     page.goto("/login/")
     log_in(page, signer)
-    expect(page.get_by_role("heading", name="Ciao Mario Rossi")).to_be_visible()
+    expect(page.get_by_role("heading", name="Documenti da firmare")).to_be_visible()
+    expect(page.get_by_text("Nessun documento attende la tua firma.")).to_be_visible()
     expect(page.get_by_text("Qui non c'è nulla da gestire")).to_be_visible()
     screenshot("12-signer-home-it")
     page.get_by_role("button", name="Esci").click()

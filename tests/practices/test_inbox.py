@@ -154,6 +154,7 @@ def test_each_row_shows_practice_document_requester_dates_and_type(admin, signer
 
 
 def test_locked_rows_wait_for_others_and_have_no_sign_button(admin, signer):
+    account_services.user_update(user=signer, language="en")
     first, second = practice_with(
         admin, [[{"email": "first@acme.example"}], [{"email": signer.email}]], title="Later"
     )
@@ -171,6 +172,7 @@ def test_locked_rows_wait_for_others_and_have_no_sign_button(admin, signer):
 
 
 def test_completed_rows_are_the_latest_signed_or_declined(admin, signer):
+    account_services.user_update(user=signer, language="en")
     now = timezone.now()
     for n in range(7):
         (row,) = practice_with(admin, [[{"email": signer.email}]], title=f"Done {n}")
@@ -237,7 +239,9 @@ def test_signing_from_the_inbox_moves_the_row_to_completed(admin_api, signer, po
     signature.refresh_from_db()
     assert signature.status == "performed"
     event = signature.document.practice.audit_events.filter(kind="signature.performed").get()
+    # The trail names the signer and the account they were logged in to.
     assert event.actor_label == f"signer:{signer.email}"
+    assert event.actor_id == signer.id
 
     inbox = selectors.signer_inbox(user=signer)
     assert inbox.to_sign == [] and [r.id for r in inbox.completed] == [signature.id]
@@ -258,6 +262,7 @@ def test_someone_elses_request_is_404(admin, signer, colleague, other_org):
 
 
 def test_a_request_no_longer_open_goes_back_to_the_inbox_without_a_grant(admin, signer):
+    account_services.user_update(user=signer, language="en")
     first, locked = practice_with(
         admin, [[{"email": "first@acme.example"}], [{"email": signer.email}]]
     )
@@ -302,7 +307,7 @@ def test_an_admin_asked_to_sign_finds_the_request_in_the_inbox(admin, instructor
 def test_an_empty_inbox_says_so(signer):
     response = logged_in(signer).get("/")
     assert response.status_code == 200
-    assert "Nothing is waiting for your signature." in response.content.decode()
+    assert "Nessun documento attende la tua firma." in response.content.decode()
 
 
 def test_the_page_speaks_the_users_language(admin, signer):
@@ -311,6 +316,7 @@ def test_the_page_speaks_the_users_language(admin, signer):
     response = logged_in(signer).get(reverse("practices-inbox"))
     assert response["Content-Language"] == "it"
     assert b'<html lang="it">' in response.content
+    assert "Documenti da firmare" in response.content.decode()
     account_services.user_update(user=signer, language="en")
     response = logged_in(signer).get(reverse("practices-inbox"))
     assert response["Content-Language"] == "en"
@@ -352,3 +358,28 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(admin, signer):
     inbox = selectors.signer_inbox(user=signer)
     assert (len(inbox.to_sign), len(inbox.waiting)) == (10, 10)
     assert (_queries(select), _queries(page)) == one
+
+
+def test_another_account_opening_the_ticket_is_not_named_as_the_signer(
+    admin_api,
+    signer,
+    colleague,
+    portal_pki,  # noqa: F811
+):
+    item = signature_request(
+        signer={"email": signer.email, "first_name": "Mario", "last_name": "Rossi"}
+    )
+    response = admin_api.post(url(), dst_body(groups=[[item]], generate_report=False))
+    created = response.json()["data"]["documents"][0]["groups"][0][0]
+    client = logged_in(colleague)  # the ticket forwarded to someone else
+    client.get(created["signature_ticket"].removeprefix("http://testserver"))
+    signed = client.post(
+        reverse("practices-sign-submit", args=[created["id"]]),
+        {"accepted_clauses": []},
+        content_type="application/json",
+    )
+    assert signed.status_code == 200, signed.content
+    event = SignatureRequest.objects.get(pk=created["id"]).document.practice.audit_events.get(
+        kind="signature.performed"
+    )
+    assert event.actor_label == f"signer:{signer.email}" and event.actor_id is None
