@@ -7,10 +7,13 @@ these tests run against the live server (`live_pki`).
 
 import re
 import urllib.request
+from io import BytesIO
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko_certvalidator import ValidationContext
 
 from portal import trust
@@ -50,6 +53,69 @@ def pdfsig(nssdb, path) -> list[dict[str, str]]:
         signatures.append(fields)
     assert signatures, out + result.stderr.decode()
     return signatures
+
+
+def signature_alone(data: bytes, field_name: str) -> bytes:
+    """`data` with one more incremental update in which `field_name` is the only
+    signature field: the others leave the form and their widgets leave the
+    pages. The signed revisions are untouched, so the signature is checked on
+    exactly the bytes it signed."""
+    writer = IncrementalPdfFileWriter(BytesIO(data))
+
+    def another_signature(reference) -> bool:
+        field = reference.get_object()
+        while "/T" not in field and "/Parent" in field:
+            field = field["/Parent"]
+        return field.get("/FT") == "/Sig" and str(field.get("/T")) != field_name
+
+    form = writer.root["/AcroForm"]
+    form["/Fields"] = generic.ArrayObject(f for f in form["/Fields"] if not another_signature(f))
+    writer.update_container(form)
+
+    def pages(node):
+        if node.get("/Type") == "/Pages":
+            for kid in node["/Kids"]:
+                yield from pages(kid.get_object())
+        else:
+            yield node
+
+    for page in pages(writer.root["/Pages"]):
+        if "/Annots" in page:
+            page["/Annots"] = generic.ArrayObject(
+                a for a in page["/Annots"] if not another_signature(a)
+            )
+            writer.update_container(page)
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def pdfsig_each(nssdb, path) -> list[dict[str, str]]:
+    """pdfsig's report on every signature of `path`, each from a run of its own
+    on the document where that signature is the only one (`signature_alone`).
+
+    Poppler 22.12 (Debian 12) cannot check one certificate twice in a run: it
+    imports the certificates of each signature as NSS temporary certificates
+    without copying their DER (CERT_NewTempCertificate(..., copyDER=PR_FALSE)),
+    then frees the DER with the signature while NSS's libpkix still holds the
+    certificates it verified. The next signature carrying the same certificate
+    meets that entry, found by issuer and serial number, and its encoding is
+    compared with freed memory: SEC_ERROR_REUSED_ISSUER_AND_SERIAL, which
+    pdfsig prints as "Unknown issue with Certificate or corrupted data.". Its
+    signature still reads "Signature is Valid.". Nothing of ours is involved:
+    any CA with an intermediate does it, with or without OCSP (docs/operations.md,
+    "Validators")."""
+    signatures = pdfsig(nssdb, path)
+    data = path.read_bytes()
+    alone = []
+    for number, signature in enumerate(signatures, start=1):
+        field_name = signature["Signature Field Name"]
+        single = path.with_name(f"{path.stem}.alone-{number}.pdf")
+        single.write_bytes(signature_alone(data, field_name))
+        (report,) = pdfsig(nssdb, single)
+        assert report["Signature Field Name"] == field_name, report
+        alone.append(report)
+    return alone
 
 
 def signer_for(name: str, owner: str, algorithm: KeyAlgorithm):
@@ -148,3 +214,30 @@ def test_pdfsig_accepts_three_signatures_made_in_turn(nssdb, tmp_path):
 
     assert_all_valid_and_trusted(signatures, [name for name, _, _ in people])
     assert regular(signatures)[-1]["Signed Ranges"].count("[") == 2
+
+
+def test_pdfsig_trusts_every_signature_of_one_certificate(nssdb, tmp_path):
+    """One signer, two signatures (two groups, or a clause and the main
+    signature): each is valid in the whole document, and each certificate
+    check passes in a run of its own (see `pdfsig_each`)."""
+    signer = signer_for("Mario Rossi", "signer:1", KeyAlgorithm.P256)
+    data = pdfs.simple_pdf()
+    for number, level in enumerate(("B-B", "B-T"), start=1):
+        data = sign_pdf(
+            data,
+            signer=signer,
+            field_name=f"Firma{number}",
+            level=level,
+            timestamper=trust.timestamper(),
+        )
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(data)
+
+    together = pdfsig(nssdb, path)
+    assert [s["Signature Field Name"] for s in together] == ["Firma1", "Firma2"]
+    assert all(s["Signature Validation"] == "Signature is Valid." for s in together), together
+    assert together[0]["Certificate Validation"] == "Certificate is Trusted.", together
+
+    alone = pdfsig_each(nssdb, path)
+    assert [s["Signature Field Name"] for s in alone] == ["Firma1", "Firma2"]
+    assert_all_valid_and_trusted(alone, ["Mario Rossi", "Mario Rossi"])
