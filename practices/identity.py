@@ -162,7 +162,7 @@ def identity_record(*, signature: SignatureRequest, identity: VerifiedIdentity, 
     """Write the verified identity into the practice's audit trail."""
     with transaction.atomic():
         audit_append(
-            practice=services._locked(signature.document.practice),
+            practice=services.practice_for_update(practice=signature.document.practice),
             kind="signature.identity_verified",
             actor=actor,
             data={"signature": str(signature.id), **identity.to_json()},

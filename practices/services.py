@@ -379,8 +379,10 @@ def _emit_pending(
 # --- cancel ---------------------------------------------------------------------------
 
 
-def _locked(practice: Practice) -> Practice:
-    # Only the practice's row: the organization and the creator stay unlocked.
+def practice_for_update(*, practice: Practice) -> Practice:
+    """`practice` read again with its row locked until the transaction ends (the
+    organization and the creator stay unlocked): every change of a practice,
+    and of its audit chain, happens under this lock."""
     return (
         Practice.objects.select_for_update(of=("self",))
         .select_related("organization", "created_by")
@@ -388,7 +390,11 @@ def _locked(practice: Practice) -> Practice:
     )
 
 
-def _cancel(practice: Practice, *, reason: str, actor: Actor, kind: str, data: dict):
+def practice_mark_cancelled(
+    *, practice: Practice, reason: str, actor: Actor, kind: str, data: dict
+) -> None:
+    """Cancel `practice`, locked by the caller, and its open requests; audit the
+    change as `kind` and tell the robot."""
     practice.status = Practice.Status.CANCELLED
     practice.reason = reason
     practice.save(update_fields=["status", "reason", "updated"])
@@ -402,10 +408,12 @@ def _cancel(practice: Practice, *, reason: str, actor: Actor, kind: str, data: d
 def practice_cancel(*, practice: Practice, actor: Actor, reason: str) -> Practice:
     """Cancel a waiting or pending practice and its open requests; PracticeFinal otherwise."""
     with transaction.atomic():
-        practice = _locked(practice)
+        practice = practice_for_update(practice=practice)
         if practice.is_final:
             raise PracticeFinal(practice.status)
-        _cancel(practice, reason=reason, actor=actor, kind="practice.cancelled", data={})
+        practice_mark_cancelled(
+            practice=practice, reason=reason, actor=actor, kind="practice.cancelled", data={}
+        )
     return practice
 
 
@@ -558,11 +566,11 @@ def document_fetch(*, document: Document, final_attempt: bool = True) -> None:
 
 def _fetch_failed(document: Document, failure: FetchFailed) -> None:
     with transaction.atomic():
-        practice = _locked(document.practice)
+        practice = practice_for_update(practice=document.practice)
         if practice.status != Practice.Status.WAITING:
             return
-        _cancel(
-            practice,
+        practice_mark_cancelled(
+            practice=practice,
             reason=failure.reason,
             actor=SYSTEM_ACTOR,
             kind="document.fetch_failed",
@@ -574,7 +582,7 @@ def _fetched(document: Document, data: bytes) -> None:
     written: list[str] = []
     try:
         with transaction.atomic():
-            practice = _locked(document.practice)
+            practice = practice_for_update(practice=document.practice)
             if (
                 practice.status != Practice.Status.WAITING
                 or Revision.objects.filter(document=document).exists()

@@ -37,7 +37,7 @@ from portal import sms, trust
 from practices import events, signatures
 from practices.audit import Actor, audit_append
 from practices.models import OtpChallenge, Practice, Revision, SignatureRequest
-from practices.services import _cancel, _locked, ticket_digest
+from practices.services import practice_for_update, practice_mark_cancelled, ticket_digest
 from signing.pki import Profile, RevocationReason, Subject
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ def otp_send(*, request: SignatureRequest, actor: Actor) -> OtpChallenge:
     code = f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
     with transaction.atomic():
         # The practice row serialises the senders of its requests: the cooldown holds.
-        practice = _locked(request.document.practice)
+        practice = practice_for_update(practice=request.document.practice)
         if practice.status != Practice.Status.PENDING:
             raise TicketRefused(410, "Gone", f"The signature transaction is {practice.status}")
         now = timezone.now()
@@ -495,7 +495,7 @@ def ticket_decline(*, request: SignatureRequest, actor: Actor, reason: str) -> O
     if not request.declinable:
         raise TicketRefused(403, "Forbidden", "This signature cannot be declined", "declinable")
     with transaction.atomic():
-        practice = _locked(request.document.practice)
+        practice = practice_for_update(practice=request.document.practice)
         request = SignatureRequest.objects.select_related("document").get(pk=request.pk)
         if practice.status != Practice.Status.PENDING:
             raise TicketRefused(410, "Gone", f"The signature transaction is {practice.status}")
@@ -527,8 +527,8 @@ def ticket_decline(*, request: SignatureRequest, actor: Actor, reason: str) -> O
                 )
             ],
         )
-        _cancel(
-            practice,
+        practice_mark_cancelled(
+            practice=practice,
             reason=Practice.Reason.DECLINED,
             actor=actor,
             kind="practice.cancelled",
