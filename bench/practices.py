@@ -287,18 +287,9 @@ def run() -> None:
 
 def main() -> int:
     """This benchmark alone (`python -m bench.practices`), set up as `make bench` does."""
-    import tempfile
+    from bench import django_setup
 
-    os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="sigillo-bench-")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")  # the benches use no broker
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_setup()
     # Through the package, so that gunicorn and the URLconf name this module
     # bench.practices rather than __main__.
     from bench import practices

@@ -250,18 +250,9 @@ def run(rounds: int = ROUNDS) -> list[dict]:
 
 def main() -> int:
     """This benchmark alone, set up as `make bench` does."""
-    import tempfile
+    from bench import django_setup
 
-    os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="sigillo-bench-")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")  # the benches use no broker
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_setup()
     run()
     return 0
 
