@@ -258,6 +258,9 @@ WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=WEBHOOK_TIMEO
 WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=2.0)
 if WEBHOOK_LEASE_SECONDS <= WEBHOOK_TIMEOUT:
     raise environ.ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT")
+# Finished deliveries (and their attempts) are deleted after
+# WEBHOOK_RETENTION_DAYS, checked hourly; 0 keeps them for ever.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 # Entries that other apps define above stay.
 CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
@@ -265,6 +268,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.deliver_due",
         "schedule": WEBHOOK_SWEEP_SECONDS,
         "options": {"expires": WEBHOOK_SWEEP_SECONDS},
+    },
+    "webhooks-prune": {
+        "task": "webhooks.tasks.prune_deliveries",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
 }
 

@@ -443,3 +443,24 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
         stream = delivery.stream
         transaction.on_commit(lambda: stream_kick_soon(stream=stream), robust=True)
     return delivery
+
+
+# Housekeeping
+
+PRUNE_BATCH = 1000
+
+
+def deliveries_prune(*, older_than: timedelta, batch: int = PRUNE_BATCH) -> int:
+    """Delete the finished deliveries (delivered, given up, cancelled) created
+    more than `older_than` ago, with their attempts, `batch` rows per
+    statement. Pending deliveries stay whatever their age: the stream order
+    and the retry schedule need them. Returns how many were deleted."""
+    cutoff = timezone.now() - older_than
+    finished = Delivery.objects.filter(created_at__lt=cutoff).exclude(status=Status.PENDING)
+    deleted = 0
+    while True:
+        pks = list(finished.order_by().values_list("pk", flat=True)[:batch])
+        if not pks:
+            return deleted
+        _, per_model = Delivery.objects.filter(pk__in=pks).delete()  # attempts cascade
+        deleted += per_model.get(Delivery._meta.label, 0)
