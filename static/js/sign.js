@@ -85,7 +85,15 @@
       penColor: "#10164a",
       backgroundColor: "rgba(0,0,0,0)"
     });
-    var strokes = [];
+    // Strokes taken back by Undo, most recent last, for Redo; a new stroke
+    // or Clear forgets them.
+    var undone = [];
+    var undoButton = form.querySelector("[data-pad-undo]");
+    var redoButton = form.querySelector("[data-pad-redo]");
+    function refreshButtons() {
+      undoButton.disabled = pad.toData().length === 0;
+      redoButton.disabled = undone.length === 0;
+    }
     function resize() {
       // The canvas' pixels follow its CSS size and the screen's density, so
       // strokes are not blurred or offset; the drawing is kept across resizes.
@@ -102,19 +110,31 @@
     pad.addEventListener("beginStroke", function () {
       var errorBox = form.querySelector("[data-sign-error]");
       if (errorBox) show(errorBox, "");
+      undone = [];
     });
-    pad.addEventListener("endStroke", function () { strokes = pad.toData(); });
+    pad.addEventListener("endStroke", refreshButtons);
     form.querySelector("[data-pad-clear]").addEventListener("click", function () {
       pad.clear();
-      strokes = [];
+      undone = [];
+      refreshButtons();
     });
-    form.querySelector("[data-pad-undo]").addEventListener("click", function () {
-      strokes = pad.toData();
+    undoButton.addEventListener("click", function () {
+      var strokes = pad.toData();
       if (strokes.length) {
-        strokes.pop();
+        undone.push(strokes.pop());
         pad.fromData(strokes);
       }
+      refreshButtons();
     });
+    redoButton.addEventListener("click", function () {
+      if (undone.length) {
+        var strokes = pad.toData();
+        strokes.push(undone.pop());
+        pad.fromData(strokes);
+      }
+      refreshButtons();
+    });
+    refreshButtons();
     return pad;
   }
 

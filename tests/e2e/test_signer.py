@@ -19,6 +19,7 @@ from tests.signing.conftest import live_pki  # noqa: F401
 pytestmark = pytest.mark.browser
 
 PHONE = "+393331234567"
+CANVAS_IMAGE = "document.querySelector('[data-pad]').toDataURL()"
 
 
 @pytest.fixture
@@ -172,10 +173,20 @@ def test_grapho_drawn_with_the_mouse(page, screenshot, signing, boss_in_english)
             page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
         page.mouse.up()
 
+    undo = page.get_by_role("button", name="Undo")
+    redo = page.get_by_role("button", name="Redo")
+    expect(undo).to_be_disabled()
+    expect(redo).to_be_disabled()
     stroke([(20, 120), (60, 40), (90, 130), (140, 50), (190, 110)])
     stroke([(40, 140), (220, 140)])
-    page.get_by_role("button", name="Undo").click()
-    assert page.evaluate("document.querySelector('[data-pad]') !== null")
+    undo.click()
+    expect(redo).to_be_enabled()
+    one_stroke = page.evaluate(CANVAS_IMAGE)
+    redo.click()  # the underline is back
+    expect(redo).to_be_disabled()
+    assert page.evaluate(CANVAS_IMAGE) != one_stroke
+    undo.click()
+    assert page.evaluate(CANVAS_IMAGE) == one_stroke
     screenshot("signer-05-grapho")
     page.get_by_role("button", name="Clear").click()
     page.get_by_role("button", name="Sign", exact=True).click()
