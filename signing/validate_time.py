@@ -44,7 +44,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from asn1crypto import crl, x509
 from cryptography import x509 as cx509
@@ -52,7 +51,8 @@ from cryptography.exceptions import InvalidSignature
 from pyhanko.sign.ades.report import AdESIndeterminate
 from pyhanko.sign.validation.status import SignatureStatus
 
-from signing.pki import parse_reason
+from signing.revocation import reason_name
+from signing.validate_report import Revocation, human, signature_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +69,6 @@ COMPROMISE_REASONS = frozenset({"key_compromise", "ca_compromise", "aa_compromis
 
 
 @dataclass(frozen=True)
-class Revocation:
-    revoked_at: datetime
-    reason: str  # asn1crypto's name: "cessation_of_operation", "key_compromise", ...
-    ca_revoked: bool = False  # a CA of the chain was revoked, not the signer's certificate
-    compromised_since: datetime | None = None  # the CRL entry's invalidityDate
-    after_timestamp: bool | None = None  # None: no trusted signature time-stamp to compare
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "revoked_at": _iso(self.revoked_at),
-            "reason": reason_name(self.reason),
-            "ca_revoked": self.ca_revoked,
-            "compromised_since": _iso(self.compromised_since),
-            "after_timestamp": self.after_timestamp,
-        }
-
-
-@dataclass(frozen=True)
 class TimeVerdict:
     """How the certificate was judged: `checked_at` is the time it was judged
     at (the signature time-stamp when past validation applied)."""
@@ -96,29 +78,6 @@ class TimeVerdict:
     at_timestamp: bool
     revocation: Revocation | None = None
     problem: str | None = None
-
-
-def reason_name(reason: str) -> str:
-    """RFC 5280's spelling (cessationOfOperation) of an asn1crypto reason name."""
-    try:
-        return parse_reason(reason).value
-    except ValueError:  # aACompromise, removeFromCRL: not reasons we issue
-        return reason
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
-
-
-def _human(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _trusted_timestamp(status: SignatureStatus) -> datetime | None:
-    tst = getattr(status, "timestamp_validity", None)
-    if tst is None or not (tst.intact and tst.valid and tst.trusted):
-        return None
-    return tst.timestamp
 
 
 def _crl_entry(
@@ -205,7 +164,9 @@ async def judge(*, status: SignatureStatus, revalidate: Revalidate) -> TimeVerdi
     with the CRLs it had."""
     now = status.validation_time or datetime.now(UTC)
     present_trusted = bool(status.trusted) and not status.revoked
-    timestamp = _trusted_timestamp(status)
+    timestamp, timestamp_trusted = signature_timestamp(status)
+    if not timestamp_trusted:
+        timestamp = None
     if present_trusted or status.trust_problem_indic not in PAST_VALIDATION_INDICATIONS:
         return TimeVerdict(trusted=present_trusted, checked_at=now, at_timestamp=False)
     if timestamp is None:
@@ -235,8 +196,8 @@ async def judge(*, status: SignatureStatus, revalidate: Revalidate) -> TimeVerdi
         trusted = False
         problem = (
             f"the {'CA' if revocation.ca_revoked else 'certificate'} was revoked on "
-            f"{_human(revocation.revoked_at)} ({reason_name(revocation.reason)}), "
-            f"not after the signature time-stamp of {_human(timestamp)}"
+            f"{human(revocation.revoked_at)} ({reason_name(revocation.reason)}), "
+            f"not after the signature time-stamp of {human(timestamp)}"
         )
     elif (
         revocation is not None
@@ -245,8 +206,8 @@ async def judge(*, status: SignatureStatus, revalidate: Revalidate) -> TimeVerdi
     ):
         trusted = False
         problem = (
-            f"the key was reported compromised since {_human(revocation.compromised_since)}, "
-            f"before the signature time-stamp of {_human(timestamp)}"
+            f"the key was reported compromised since {human(revocation.compromised_since)}, "
+            f"before the signature time-stamp of {human(timestamp)}"
         )
     elif not trusted:
         indication = past.trust_problem_indic
