@@ -198,6 +198,10 @@ RATE_LIMITS = {
 
 LANGUAGE_CODE = "it"
 LANGUAGES = [("it", "Italiano"), ("en", "English"), ("es", "Español"), ("fr", "Français")]
+# The languages the pages and the emails are written in: each has its catalogue
+# in locale/ (English is the source). Signers get theirs, else their
+# organization's, else Italian (pages) or English (emails).
+TRANSLATED_LANGUAGES = tuple(code for code, _name in LANGUAGES)
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "Europe/Rome"

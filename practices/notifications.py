@@ -10,6 +10,7 @@ metadata.studio_email_disabled, nor for automatic (seal) requests.
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -21,8 +22,9 @@ from practices.services import ticket_read, ticket_url
 
 logger = logging.getLogger(__name__)
 
-# The languages the signer emails are written in; any other falls back to English.
-EMAIL_LANGUAGES = ("it", "en")
+# The languages the signer emails are written in (those of the pages); any
+# other falls back to English.
+EMAIL_LANGUAGES = settings.TRANSLATED_LANGUAGES
 FALLBACK_LANGUAGE = "en"
 
 

@@ -29,7 +29,7 @@ CERTIFICATES = "signer_certificates"
 # How long the page stays usable after the ticket was opened; opening the
 # ticket again starts a new period.
 SIGNER_SESSION_SECONDS = getattr(settings, "SIGNER_SESSION_SECONDS", 2 * 60 * 60)
-PAGE_LANGUAGES = ("it", "en")
+PAGE_LANGUAGES = settings.TRANSLATED_LANGUAGES
 
 
 def no_referrer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
