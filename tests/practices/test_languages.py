@@ -80,6 +80,7 @@ def test_the_email_of_an_unlocked_group_speaks_the_signers_language(
     assert greeting in message.body and request in message.body
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html" and greeting in html and request in html
+    assert f'<html lang="{language}">' in html
 
 
 @pytest.mark.parametrize("language", ["es", "fr"])
