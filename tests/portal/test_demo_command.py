@@ -121,3 +121,18 @@ def test_demo_keeps_an_existing_demo_organization_made_elsewhere(org):
     assert "client_secret unchanged" in output
     assert User.objects.filter(organization__slug="demo").count() == 4
     assert User.objects.filter(organization__slug="acme").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_demo_signer_finds_one_practice_of_each_kind_in_the_inbox():
+    from practices import selectors
+
+    output = run_demo()
+    signer = User.objects.get(organization__slug="demo", username="signer")
+    inbox = selectors.signer_inbox(user=signer)
+    kinds = sorted(request.signature_type for request in inbox.to_sign)
+    assert kinds == ["advanced", "click", "grapho", "spid"]
+    assert "4 sample practices" in output
+    # Made once: the next start finds them and adds none.
+    run_demo()
+    assert len(selectors.signer_inbox(user=signer).to_sign) == 4

@@ -1,5 +1,8 @@
 """manage.py demo: the demo organization, its people and its robot, created if missing.
 
+The first time, it also makes sample practices for the demo signer
+(portal.demo_practices).
+
 `make run` calls this at every start (unless DEMO=0), so it is idempotent:
 what exists is kept, and the demo people's passwords are brought back to
 DEMO_PASSWORD so the logins it prints always work. It prints those logins, the
@@ -17,6 +20,7 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import Organization, Role, User
+from portal.demo_practices import demo_practices_create
 
 SLUG = "demo"
 NAME = "Demo"
@@ -60,9 +64,11 @@ class Command(BaseCommand):
         with transaction.atomic():
             organization, client_secret = self._organization(password)
             admin = self._person(organization, None, PEOPLE[0], password)
-            for person in PEOPLE[1:]:
-                self._person(organization, admin, person, password)
+            people = [self._person(organization, admin, person, password) for person in PEOPLE[1:]]
             robot = self._robot(organization, admin)
+            samples = demo_practices_create(
+                organization=organization, admin=admin, signer=people[-1]
+            )
             token = services.robot_token_get_or_issue(robot=robot)
             if rotate_client_secret and client_secret is None:
                 client_secret = services.organization_rotate_client_secret(
@@ -70,6 +76,8 @@ class Command(BaseCommand):
                 )
 
         self._print(organization, password, robot, token, client_secret)
+        if samples:
+            self.stdout.write(f"{samples} sample practices wait for {PEOPLE[-1][0]} in the inbox.")
 
     def _organization(self, password: str) -> tuple[Organization, str | None]:
         organization = Organization.objects.filter(slug=SLUG).first()
