@@ -97,8 +97,9 @@ def ocsp_post(request: HttpRequest) -> HttpResponse:
 def ocsp_get(request: HttpRequest, encoded: str) -> HttpResponse:
     # RFC 6960 A.1: the URL-encoded base64 of the DER request (Django has
     # already undone the URL encoding); some clients drop the padding or use
-    # the URL-safe alphabet.
-    encoded = encoded.strip("/").replace("-", "+").replace("_", "/")
+    # the URL-safe alphabet. A "/" anywhere, the last character included, is
+    # part of the base64.
+    encoded = encoded.replace("-", "+").replace("_", "/")
     try:
         body = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
