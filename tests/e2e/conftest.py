@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.signing.conftest import live_pki  # noqa: F401
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -23,6 +25,30 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+# The signer's phone in the browser tests; the file SMS backend records the codes.
+PHONE = "+393331234567"
+# How much wider than the window the page is: 0 or less when it fits.
+OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+# The interactive elements a user can reach, and the name each one is announced
+# by: its label, aria-labelledby, aria-label, its own text, or its title.
+UNNAMED_CONTROLS = """
+() => {
+  const reachable = 'a[href], button, input:not([type=hidden]), select, textarea, [tabindex]';
+  const nameOf = (el) => {
+    const byIds = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean)
+      .map((id) => document.getElementById(id)?.textContent || '').join(' ');
+    const labels = el.labels ? [...el.labels].map((l) => l.textContent).join(' ') : '';
+    const own = ['BUTTON', 'A'].includes(el.tagName) ? el.textContent : '';
+    return [byIds, el.getAttribute('aria-label') || '', labels, own, el.title || '']
+      .join(' ').trim();
+  };
+  return [...document.querySelectorAll(reachable)]
+    .filter((el) => el.offsetParent !== null && el.tabIndex >= 0)
+    .filter((el) => !nameOf(el))
+    .map((el) => el.outerHTML.slice(0, 120));
+}
+"""
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 WIDTHS = (1280, 360)
 
@@ -75,3 +101,11 @@ def screenshot(page):
         page.set_viewport_size(original)
 
     return take
+
+
+@pytest.fixture
+def signing(live_pki, settings, admin, api_as):  # noqa: F811
+    """The admin's API client, with a PKI served by the live server and SMS
+    codes written to a file the tests read."""
+    settings.SMS_BACKEND = "file"
+    return api_as(admin)

@@ -7,18 +7,11 @@ from playwright.sync_api import expect
 from accounts import services
 from practices.models import SignatureRequest
 from tests.conftest import PASSWORD
-from tests.practices.conftest import dst_body, signature_request, url
-from tests.signing.conftest import live_pki  # noqa: F401
+from tests.e2e.conftest import OVERFLOW
+from tests.e2e.test_signer import create
+from tests.practices.conftest import signature_request
 
 pytestmark = pytest.mark.browser
-
-
-def create(api, groups, **overrides) -> dict:
-    # No audit report: its task would need a broker, and it is tested elsewhere.
-    overrides.setdefault("generate_report", False)
-    response = api.post(url(), dst_body(groups=groups, **overrides))
-    assert response.status_code == 201, response.content
-    return response.json()["data"]
 
 
 def signer_of(user) -> dict:
@@ -27,7 +20,7 @@ def signer_of(user) -> dict:
 
 
 def fits_the_width(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    return page.evaluate(OVERFLOW) <= 0
 
 
 def test_a_signer_signs_from_the_inbox(

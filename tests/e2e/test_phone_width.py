@@ -3,9 +3,9 @@ is wider than 320 px, in any of the four languages."""
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from tests.e2e.conftest import OVERFLOW
 
-OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("path", ["/login/", "/password-lost/"])

@@ -16,7 +16,6 @@ from practices.models import Revision
 from tests.e2e.conftest import SCREENSHOTS, WIDTHS
 from tests.e2e.test_signer import boss_in_english, create, english, first  # noqa: F401
 from tests.practices.conftest import signature_request
-from tests.signing.conftest import live_pki  # noqa: F401
 from tests.signing.test_pades_pdfsig import assert_all_valid_and_trusted, nssdb, pdfsig  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("boss_in_english")]
@@ -44,12 +43,6 @@ BLANK_PNG = """(() => {
   blank.height = pad.height;
   return blank.toDataURL();
 })()"""
-
-
-@pytest.fixture
-def signing(live_pki, settings, admin, api_as):  # noqa: F811
-    settings.SMS_BACKEND = "file"
-    return api_as(admin)
 
 
 @pytest.fixture

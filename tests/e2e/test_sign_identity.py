@@ -16,24 +16,16 @@ from portal.models import IssuedCertificate
 from practices.fiscal_code import check_character
 from practices.models import AuditEvent, Revision, SignatureRequest
 from practices.signature_types import DISPOSABLE, SPID_FLOW
+from tests.e2e.conftest import OVERFLOW, PHONE, UNNAMED_CONTROLS
 from tests.e2e.test_signer import boss_in_english, create, english, first  # noqa: F401
-from tests.e2e.test_signer_accessibility import OVERFLOW, UNNAMED_CONTROLS
 from tests.practices.conftest import signature_request
 from tests.practices.test_tickets import signer_certificates
-from tests.signing.conftest import live_pki  # noqa: F401
 from tests.signing.test_pades_pdfsig import nssdb, pdfsig, regular  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("boss_in_english")]
 
-PHONE = "+393331234567"
 # Bruno Boss, born in Rome on 1 January 1980: BSS (surname), BRN (name).
 BRUNO_CF = "BSSBRN80A01H501" + check_character("BSSBRN80A01H501")
-
-
-@pytest.fixture
-def signing(live_pki, settings, admin, api_as):  # noqa: F811
-    settings.SMS_BACKEND = "file"
-    return api_as(admin)
 
 
 def signed_pdf(dst: dict, tmp_path: Path) -> tuple[bytes, Path]:

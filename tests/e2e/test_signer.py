@@ -13,19 +13,12 @@ from playwright.sync_api import expect
 from portal import trust
 from practices.models import Revision, SignatureRequest
 from signing.validate import validate
+from tests.e2e.conftest import PHONE
 from tests.practices.conftest import dst_body, signature_request, url
-from tests.signing.conftest import live_pki  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-PHONE = "+393331234567"
 CANVAS_IMAGE = "document.querySelector('[data-pad]').toDataURL()"
-
-
-@pytest.fixture
-def signing(live_pki, settings, admin, api_as):  # noqa: F811
-    settings.SMS_BACKEND = "file"
-    return api_as(admin)
 
 
 def create(api, groups, **overrides) -> dict:

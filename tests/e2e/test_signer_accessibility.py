@@ -6,14 +6,13 @@ than a 360 px screen."""
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import OVERFLOW, PHONE, UNNAMED_CONTROLS
 from tests.e2e.test_signer import boss_in_english, create, english, first  # noqa: F401
 from tests.practices.conftest import signature_request
-from tests.signing.conftest import live_pki  # noqa: F401
 
 # The signer has an English account: the pages are read in English.
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("boss_in_english")]
 
-PHONE = "+393331234567"
 
 # constraints and provider options of each signature type (CONTRACT §5)
 TYPES = {
@@ -30,34 +29,7 @@ TYPES = {
     "qualified": {"constraints": ["certificate__is_qualified__exact=true"]},
 }
 
-# The interactive elements a user can reach, and the name each one is announced
-# by: its label, aria-labelledby, aria-label, its own text, or its title.
-UNNAMED_CONTROLS = """
-() => {
-  const reachable = 'a[href], button, input:not([type=hidden]), select, textarea, [tabindex]';
-  const nameOf = (el) => {
-    const byIds = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean)
-      .map((id) => document.getElementById(id)?.textContent || '').join(' ');
-    const labels = el.labels ? [...el.labels].map((l) => l.textContent).join(' ') : '';
-    const own = ['BUTTON', 'A'].includes(el.tagName) ? el.textContent : '';
-    return [byIds, el.getAttribute('aria-label') || '', labels, own, el.title || '']
-      .join(' ').trim();
-  };
-  return [...document.querySelectorAll(reachable)]
-    .filter((el) => el.offsetParent !== null && el.tabIndex >= 0)
-    .filter((el) => !nameOf(el))
-    .map((el) => el.outerHTML.slice(0, 120));
-}
-"""
-
 FOCUSED = "() => document.activeElement.outerHTML.slice(0, 120)"
-OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
-
-
-@pytest.fixture
-def signing(live_pki, settings, admin, api_as):  # noqa: F811
-    settings.SMS_BACKEND = "file"
-    return api_as(admin)
 
 
 @pytest.mark.parametrize("kind", TYPES)
