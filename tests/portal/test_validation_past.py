@@ -11,13 +11,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from portal import trust
 from portal.models import IssuedCertificate
-from signing.cades import sign_cades
-from signing.pades import sign_pdf
 from signing.pki import Profile, RevocationReason, Subject
 from signing.validate import validate
-from tests.signing import pdfs
 from tests.signing.conftest import live_pki, portal_pki  # noqa: F401 - fixtures
 from tests.signing.test_pades_pdfsig import nssdb, pdfsig  # noqa: F401 - a fixture, a helper
+from tests.signing.test_validate_time import signed
 
 CONTRACT_FIELDS = {"signer", "signing_time", "level", "intact", "trusted", "timestamp"}
 
@@ -31,17 +29,9 @@ def one_time_certificate() -> IssuedCertificate:
 
 
 def sign(row: IssuedCertificate, kind: str, level: str) -> bytes:
-    signer = trust.signer(row)
     timestamper = trust.timestamper() if level == "B-T" else None
-    if kind == "pdf":
-        return sign_pdf(
-            pdfs.simple_pdf(),
-            signer=signer,
-            field_name="Firma1",
-            level=level,
-            timestamper=timestamper,
-        )
-    return sign_cades(b"Il contratto.", signer=signer, level=level, timestamper=timestamper)
+    family = "pades" if kind == "pdf" else "cades"
+    return signed(family, trust.signer(row), level=level, timestamper=timestamper)
 
 
 def revoke(row: IssuedCertificate) -> None:
