@@ -30,7 +30,7 @@ from signing.keys import FileKeyStore, KeyUnavailable
 from signing.pki import CertificateAuthority, Profile, Subject
 from signing.signers import to_asn1
 from signing.tsa import InProcessTimeStamper, response_status
-from tests.signing.conftest import live_pki  # noqa: F401 - fixture
+from tests.signing.conftest import live_pki, portal_pki_in  # noqa: F401 - fixture
 
 MARIO = Subject(common_name="Mario Rossi", given_name="Mario", surname="Rossi")
 
@@ -38,13 +38,8 @@ MARIO = Subject(common_name="Mario Rossi", given_name="Mario", surname="Rossi")
 @pytest.fixture
 def pki(settings, tmp_path, db):
     """The portal's authority in a temporary directory, for the test client."""
-    settings.PKI_DIR = tmp_path / "pki"
-    settings.BASE_URL = "http://testserver"
-    settings.TSA_URL = ""
-    settings.KEY_BACKEND = "file"
-    trust.reset()
-    yield trust.authority()
-    trust.reset()
+    with portal_pki_in(settings, tmp_path / "pki", base_url="http://testserver") as ca:
+        yield ca
 
 
 def pem(*certificates) -> bytes:

@@ -21,7 +21,7 @@ from signing.pki import Profile, Subject
 from signing.signers import to_asn1
 from signing.validate import validate
 from tests.practices.conftest import PDF, dst_body, error_of, signature_request, url
-from tests.signing.conftest import OFFLINE_BASE_URL
+from tests.signing.conftest import OFFLINE_BASE_URL, portal_pki_in
 from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
@@ -30,13 +30,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def pki(db, settings, tmp_path):
     """The portal's own PKI in a temporary directory, offline URLs."""
-    settings.BASE_URL = OFFLINE_BASE_URL
-    settings.PKI_DIR = tmp_path / "pki"
-    settings.TSA_URL = ""
-    settings.KEY_BACKEND = "file"
-    trust.reset()
-    yield trust.authority()
-    trust.reset()
+    with portal_pki_in(settings, tmp_path / "pki") as ca:
+        yield ca
 
 
 @pytest.fixture

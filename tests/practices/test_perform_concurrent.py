@@ -14,20 +14,15 @@ from practices.models import Practice, Revision
 from tests.conftest import ApiClient, bearer
 from tests.integration import pytest_on_postgresql
 from tests.practices.conftest import dst_body, signature_request, url
-from tests.signing.conftest import OFFLINE_BASE_URL
+from tests.signing.conftest import portal_pki_in
 
 SIGNERS = 3
 
 
 @pytest.fixture
 def pki(settings, tmp_path):
-    settings.BASE_URL = OFFLINE_BASE_URL
-    settings.PKI_DIR = tmp_path / "pki"
-    settings.TSA_URL = ""
-    settings.KEY_BACKEND = "file"
-    trust.reset()
-    yield trust.authority()
-    trust.reset()
+    with portal_pki_in(settings, tmp_path / "pki") as ca:
+        yield ca
 
 
 @pytest.mark.integration

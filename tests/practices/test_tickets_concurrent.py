@@ -10,26 +10,20 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from portal import trust
 from practices.models import OtpChallenge, Revision, SignatureRequest
 from practices.signature_types import SIMPLE
 from tests.conftest import ApiClient, bearer
 from tests.practices.conftest import dst_body, signature_request, url
-from tests.signing.conftest import OFFLINE_BASE_URL
+from tests.signing.conftest import portal_pki_in
 
 SUBMISSIONS = 4
 
 
 @pytest.fixture
 def pki(settings, tmp_path):
-    settings.BASE_URL = OFFLINE_BASE_URL
-    settings.PKI_DIR = tmp_path / "pki"
-    settings.TSA_URL = ""
-    settings.KEY_BACKEND = "file"
     settings.SMS_BACKEND = "file"
-    trust.reset()
-    yield trust.authority()
-    trust.reset()
+    with portal_pki_in(settings, tmp_path / "pki") as ca:
+        yield ca
 
 
 @pytest.mark.integration
