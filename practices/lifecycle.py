@@ -121,9 +121,9 @@ def invitations_catch_up(*, limit: int | None = None) -> int:
     The claim in notifications.group_notify keeps this from doubling an email
     that the normal path sends at the same time. How many emails went."""
     limit = limit or settings.REMINDER_BATCH
-    earlier_open = SignatureRequest.objects.filter(
-        document_id=OuterRef("document_id"), group__lt=OuterRef("group")
-    ).exclude(status=SignatureRequest.Status.PERFORMED)
+    earlier_open = SignatureRequest.objects.blocking(
+        document_id=OuterRef("document_id"), group=OuterRef("group")
+    )
     missed = (
         SignatureRequest.objects.filter(
             status=SignatureRequest.Status.PENDING,

@@ -140,6 +140,16 @@ class Revision(models.Model):
         return f"revision {self.number} of {self.document_id}"
 
 
+class SignatureRequestQuerySet(models.QuerySet):
+    def blocking(self, *, document_id, group) -> "SignatureRequestQuerySet":
+        """The requests of the document's earlier groups not performed yet:
+        while there is one, `group` cannot sign. The arguments may be
+        OuterRef()s, for a subquery per request."""
+        return self.filter(document_id=document_id, group__lt=group).exclude(
+            status=SignatureRequest.Status.PERFORMED
+        )
+
+
 class SignatureRequest(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -189,6 +199,8 @@ class SignatureRequest(models.Model):
     notified_at = models.DateTimeField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
+
+    objects = SignatureRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["document", "group", "position"]

@@ -74,9 +74,9 @@ def _signer_requests(*, user: User) -> QuerySet[SignatureRequest]:
     (case-insensitively), for a person to sign (not the seal's)."""
     if not user.email or user.automatic:
         return SignatureRequest.objects.none()
-    earlier_open = SignatureRequest.objects.filter(
-        document_id=OuterRef("document_id"), group__lt=OuterRef("group")
-    ).exclude(status=SignatureRequest.Status.PERFORMED)
+    earlier_open = SignatureRequest.objects.blocking(
+        document_id=OuterRef("document_id"), group=OuterRef("group")
+    )
     return (
         SignatureRequest.objects.filter(
             document__practice__organization_id=user.organization_id,

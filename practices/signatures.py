@@ -150,10 +150,7 @@ def _apply(
     request = SignatureRequest.objects.get(pk=request.pk)
     if request.status != SignatureRequest.Status.PENDING:
         raise RequestNotPending(f"The signature is already {request.status}")
-    earlier = SignatureRequest.objects.filter(document=document, group__lt=request.group).exclude(
-        status=SignatureRequest.Status.PERFORMED
-    )
-    if earlier.exists():
+    if SignatureRequest.objects.blocking(document_id=document.pk, group=request.group).exists():
         raise RequestLocked("An earlier group has not signed this document yet")
     missing = [
         c["id"] for c in request.clauses or [] if c.get("required") and str(c["id"]) not in accepted

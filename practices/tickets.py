@@ -136,12 +136,11 @@ def ticket_request(*, ticket: str) -> SignatureRequest:
     return request
 
 
-def _is_locked(request: SignatureRequest) -> bool:
-    return (
-        SignatureRequest.objects.filter(document_id=request.document_id, group__lt=request.group)
-        .exclude(status=SignatureRequest.Status.PERFORMED)
-        .exists()
-    )
+def request_locked(request: SignatureRequest) -> bool:
+    """Whether an earlier group of the request's document has not signed yet."""
+    return SignatureRequest.objects.blocking(
+        document_id=request.document_id, group=request.group
+    ).exists()
 
 
 def _check_open(request: SignatureRequest) -> None:
@@ -157,7 +156,7 @@ def _check_open(request: SignatureRequest) -> None:
         raise TicketRefused(410, "Gone", "The ticket has expired")
     if request.status != SignatureRequest.Status.PENDING:
         raise TicketRefused(410, "Gone", f"The signature is {request.status}")
-    if _is_locked(request):
+    if request_locked(request):
         raise TicketRefused(
             403, "Forbidden", "An earlier group has not signed this document yet", "group"
         )
@@ -202,7 +201,7 @@ def ticket_describe(*, request: SignatureRequest) -> dict:
             "signature_type": request.signature_type,
             "profile": request.profile,
             "declinable": request.declinable,
-            "locked": _is_locked(request),
+            "locked": request_locked(request),
             "where": request.where,
             "clauses": request.clauses or [],
             "document": {

@@ -153,10 +153,7 @@ def page_state(signature: SignatureRequest) -> str:
         return "cancelled"
     if practice.status == Practice.Status.WAITING:
         return "waiting"
-    earlier = SignatureRequest.objects.filter(
-        document_id=signature.document_id, group__lt=signature.group
-    ).exclude(status=SignatureRequest.Status.PERFORMED)
-    if earlier.exists():
+    if tickets.request_locked(signature):
         return "locked"
     return "sign"
 
