@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from portal import trust
 from portal.models import IssuedCertificate
-from practices import events
+from practices import events, selectors
 from practices.audit import Actor, audit_append
 from practices.models import Document, Practice, Revision, SignatureRequest, revision_path
 from signing.errors import DEFAULT_MAX_BYTES, EngineError, PlacementError
@@ -158,7 +158,7 @@ def _apply(
     if missing:
         raise ClauseMissing(f"Required clauses not accepted: {', '.join(map(str, missing))}")
 
-    latest = Revision.objects.filter(document=document).order_by("-number").first()
+    latest = selectors.revision_latest(document=document)
     if latest is None:
         raise PracticeNotPending("The document has not been received yet")
     with latest.file.open("rb") as handle:

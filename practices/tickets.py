@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from portal import sms, trust
-from practices import events, signatures
+from practices import events, selectors, signatures
 from practices.audit import Actor, audit_append
 from practices.models import OtpChallenge, Practice, Revision, SignatureRequest
 from practices.services import practice_for_update, practice_mark_cancelled, ticket_digest
@@ -162,10 +162,6 @@ def _check_open(request: SignatureRequest) -> None:
         )
 
 
-def _latest_revision(request: SignatureRequest) -> Revision | None:
-    return Revision.objects.filter(document_id=request.document_id).order_by("-number").first()
-
-
 def _page_count(revision: Revision | None, family: str) -> int | None:
     """Pages of the document the signer reads: the latest PDF revision, or for
     CAdES the original (a .p7m envelops the original's bytes unchanged)."""
@@ -207,7 +203,7 @@ def ticket_describe(*, request: SignatureRequest) -> dict:
             "document": {
                 "id": str(document.id),
                 "display_name": document.display_name,
-                "pages": _page_count(_latest_revision(request), document.family),
+                "pages": _page_count(selectors.revision_latest(document=document), document.family),
             },
         },
         "signer": {
@@ -230,7 +226,7 @@ def _code_digest(request: SignatureRequest, document_sha256: str, code: str) -> 
 def _bound_hash(request: SignatureRequest) -> str:
     if request.signature_type not in BOUND_TO_DOCUMENT:
         return ""
-    revision = _latest_revision(request)
+    revision = selectors.revision_latest(document=request.document)
     return revision.sha256 if revision is not None else ""
 
 
