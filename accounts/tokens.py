@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
+from accounts.token_lookup import token_with_owner
 from portal.sealing import seal, unseal
 
 
@@ -21,11 +22,9 @@ def new_secret() -> str:
 
 
 def token_find(*, value: str) -> ApiToken | None:
-    """The usable token with this value, with its user and organization, or None."""
-    # The digest is unique: a slice, not first(), whose ORDER BY costs more to
-    # compile than the lookup takes to run, on every API call.
-    found = ApiToken.objects.select_related("user__organization").filter(digest=digest(value))
-    token = next(iter(found[:1]), None)
+    """The usable token with this value, with its user, the user's organization
+    and robot configuration, or None."""
+    token = token_with_owner(digest=digest(value))
     return token if token and token.is_usable() else None
 
 

@@ -90,9 +90,7 @@ def deliveries_enqueue(*, robot: User, stream: str, bodies: list[dict]) -> list[
     webhook URL is read and the stream's counter moved once for all of them."""
     if not bodies:
         return []
-    # One configuration per robot: a slice, not first(), which would order them.
-    urls = RobotConfiguration.objects.filter(robot=robot).values_list("webhook_url", flat=True)
-    url = next(iter(urls[:1]), None)
+    url = _webhook_url(robot)
     if not url:
         return []
     texts = [_body_text(body) for body in bodies]
@@ -104,6 +102,16 @@ def deliveries_enqueue(*, robot: User, stream: str, bodies: list[dict]) -> list[
         Delivery.objects.bulk_create(deliveries)
     transaction.on_commit(lambda: stream_kick_soon(stream=stream), robust=True)
     return deliveries
+
+
+def _webhook_url(robot: User) -> str:
+    """The robot's webhook URL, "" without one. A robot that made the change
+    itself brought its configuration when it authenticated (accounts.token_lookup);
+    otherwise the configuration is read now."""
+    try:
+        return robot.robot_config.webhook_url
+    except RobotConfiguration.DoesNotExist:
+        return ""
 
 
 def stream_kick(*, stream: str) -> None:

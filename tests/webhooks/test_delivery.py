@@ -16,7 +16,7 @@ import pytest
 import standardwebhooks
 from django.utils import timezone
 
-from accounts.models import RobotConfiguration
+from accounts.models import RobotConfiguration, User
 from portal import outbound
 from tests.servers import DocumentServer, PrivateCA, ServerAuth, WebhookReceiver
 from tests.webhooks.conftest import configure
@@ -272,8 +272,11 @@ def test_410_disables_the_webhook_and_cancels_what_waits_for_it(hooked, receiver
     assert {reload(d).status for d in (first, second, elsewhere)} == {Status.CANCELLED}
     assert reload(first).last_status_code == 410
     assert len(receiver.requests) == 1
-    # Nothing more is queued for it until an admin sets a URL again.
-    assert services.delivery_enqueue(robot=hooked, stream="dst-1", body={}) is None
+    # Nothing more is queued for it until an admin sets a URL again (the robot
+    # as the next request loads it: an instance keeps the configuration it was
+    # loaded with).
+    robot = User.objects.get(pk=hooked.pk)
+    assert services.delivery_enqueue(robot=robot, stream="dst-1", body={}) is None
 
 
 def test_410_from_a_url_an_admin_has_meanwhile_replaced_disables_nothing(

@@ -1,0 +1,17 @@
+"""The token lookup's hand-built statement again, on PostgreSQL, in a session of
+its own (see tests.integration.pytest_on_postgresql)."""
+
+import pytest
+
+from tests.integration import pytest_on_postgresql
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_token_lookup_matches_the_orm_on_postgresql():
+    run = pytest_on_postgresql(
+        "tests/accounts/test_token_lookup.py", "tests/accounts/test_token_auth.py"
+    )
+
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout and "skipped" not in run.stdout
