@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from accounts.models import Organization
+from portal import inserts
 from portal.sealing import seal, unseal
 from practices import audit, events
 from practices.audit import SYSTEM_ACTOR, Actor, audit_append
@@ -314,11 +315,8 @@ def _practice_insert(rows: PracticeRows, events: list[AuditEvent]) -> None:
     schedule what follows: the fetches of a waiting practice, the emails and
     webhook messages of a pending one."""
     practice = rows.practice
-    practice.save(force_insert=True)
-    Document.objects.bulk_create(rows.documents)
-    SignatureRequest.objects.bulk_create(rows.requests)
-    Revision.objects.bulk_create(rows.revisions)
-    AuditEvent.objects.bulk_create(events)
+    for objs in ([practice], rows.documents, rows.requests, rows.revisions, events):
+        inserts.insert(objs)
     if practice.status == Practice.Status.WAITING:
         for document in rows.documents:
             if document.document_uri:
