@@ -34,7 +34,11 @@ SLUG = "bench-dst"
 WORKERS = 2  # gunicorn processes
 CLIENTS = 4  # concurrent client threads
 LATENCY_REQUESTS = 100
-THROUGHPUT_REQUESTS = 400  # per round
+THROUGHPUT_REQUESTS = 400  # creates per round, about 3.5 s
+# Baseline requests per round: about as long a run as the creates', since a
+# 400-request baseline run lasted one second and a neighbour's burst moved it
+# by a fifth.
+BASELINE_REQUESTS = 1200
 ROUNDS = 3  # throughput rounds, each a baseline run then a create run
 TARGET_RATIO = 1 / 3
 
@@ -236,7 +240,7 @@ def run() -> None:
         # machine a single baseline run (a second or two) catches a neighbour's
         # burst or misses it, and moved the ratio by a third between two runs.
         for _ in range(ROUNDS):
-            baseline = _measured(server, hello, THROUGHPUT_REQUESTS)
+            baseline = _measured(server, hello, BASELINE_REQUESTS)
             rounds.append((baseline, _measured(server, create, THROUGHPUT_REQUESTS)))
     finally:
         server.terminate()
