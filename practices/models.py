@@ -107,9 +107,15 @@ class Document(models.Model):
 
 
 def revision_path(revision: "Revision", filename: str) -> str:
+    """revisions/YYYY/MM/DD/<document id>-<number>.<suffix>, by the day it is written.
+
+    One directory a day rather than one per practice: a directory per practice
+    meant millions of entries in one directory, and two new directories on
+    every create, which cost more than writing the file (about 0.7 ms of a
+    create's 11). Each revision's name is stored with it, so files written
+    under the earlier layout stay where they are."""
     suffix = PurePosixPath(filename).suffix or ".bin"
-    document = revision.document
-    return f"practices/{document.practice_id}/{document.id}/{revision.number}{suffix}"
+    return f"revisions/{timezone.now():%Y/%m/%d}/{revision.document_id}-{revision.number}{suffix}"
 
 
 class Revision(models.Model):
