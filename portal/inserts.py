@@ -1,8 +1,8 @@
 """INSERT statements built once per model: bulk_create without compiling again.
 
 A DST create writes five tables, and Django's bulk_create compiles a new
-INSERT every time: with its checks, that was about two fifths of the rows'
-insert time, 14% of a create. Here the statement text is built once per
+INSERT every time: with its checks, that was about a third of the rows'
+insert time and a tenth of a create. Here the statement text is built once per
 (database, model, number of rows) and the values still go through the ORM's
 own preparation (`pre_save`, `get_db_prep_save`), so the row written is the
 row bulk_create writes (tests compare the two, on SQLite and PostgreSQL).
