@@ -1,16 +1,20 @@
 """Applying a signature: the one way a signature lands on a document.
 
 The organization's automatic seal (POST .../signatures/{id}/perform) and the
-signer's ticket flow both end here. Everything happens in one transaction with
-the document's row locked (on SQLite the IMMEDIATE transaction serialises the
-writers), so parallel signers of one group never sign the same revision twice
-and never overwrite each other: the new revision, the request's status, the
-audit events and the webhook rows commit together, or not at all.
+signer's ticket flow both end here. The engine signs outside any transaction
+(on SQLite a writing transaction holds the whole database, and a signature
+takes 60-150 ms); the result is recorded in a short transaction that locks
+the document's row and checks that nothing changed meanwhile. Parallel
+signers of one group therefore never sign the same revision twice and never
+overwrite each other: one records, the others sign again on top of it. The
+new revision, the request's status, the audit events and the webhook rows
+commit together, or not at all.
 """
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import hashes
@@ -95,6 +99,18 @@ class SigningFailed(SignatureRefused):
             self.field = "where"
 
 
+SIGN_ATTEMPTS = 3  # signatures made again when another one of the document landed first
+
+
+@dataclass(frozen=True)
+class _Made:
+    """A signature made on top of revision `base`, not recorded yet."""
+
+    base: int
+    signed: bytes
+    content_type: str
+
+
 def signature_apply(
     *,
     request: SignatureRequest,
@@ -102,55 +118,57 @@ def signature_apply(
     actor: Actor,
     accepted_clauses: Iterable[int | str] = (),
     image: bytes | None = None,
+    with_record: Callable[[], None] | None = None,
 ) -> SignatureRequest:
     """Sign `request`'s document with `certificate` as a new revision and mark
     the request performed; when it was the last one, the practice is performed.
 
+    `with_record` runs inside the transaction that records the signature,
+    before anything is written: what must commit with it or not at all (a
+    one-time code being used up); an exception there undoes everything.
+
     Raises PracticeNotPending, RequestNotPending, RequestLocked, ClauseMissing
     or SigningFailed; on any of them nothing changes.
     """
-    written: list[str] = []
-    try:
-        with transaction.atomic():
-            signed = _apply(
-                request=request,
-                certificate=certificate,
-                actor=actor,
-                accepted=[str(c) for c in accepted_clauses],
-                image=image,
-                written=written,
-            )
-    except BaseException:
-        for name in written:
-            try:
-                default_storage.delete(name)
-            except OSError:
-                logger.warning("could not remove %s after a rollback", name)
-        raise
-    return signed
+    accepted = [str(c) for c in accepted_clauses]
+    for _ in range(SIGN_ATTEMPTS):
+        made = _make(request=request, certificate=certificate, accepted=accepted, image=image)
+        written: list[str] = []
+        try:
+            with transaction.atomic():
+                recorded = _record(
+                    made,
+                    request=request,
+                    certificate=certificate,
+                    actor=actor,
+                    accepted=accepted,
+                    with_record=with_record,
+                    written=written,
+                )
+        except BaseException:
+            for name in written:
+                try:
+                    default_storage.delete(name)
+                except OSError:
+                    logger.warning("could not remove %s after a rollback", name)
+            raise
+        if recorded is not None:
+            return recorded
+    raise SigningFailed("Other signatures kept landing on the document: try again")
 
 
-def _apply(
-    *,
-    request: SignatureRequest,
-    certificate: IssuedCertificate,
-    actor: Actor,
-    accepted: list[str],
-    image: bytes | None,
-    written: list[str],
-) -> SignatureRequest:
-    document = (
-        Document.objects.select_for_update(of=("self",))
-        .select_related("practice__organization", "practice__created_by")
-        .get(pk=request.document_id)
-    )
-    practice = document.practice
+def _check_signable(practice: Practice, request: SignatureRequest, accepted: list[str]) -> None:
+    # A request signed meanwhile (maybe the one that performed its practice)
+    # answers as such: a second submission of one signature is a conflict.
+    if request.status == SignatureRequest.Status.PERFORMED:
+        raise RequestNotPending(f"The signature is already {request.status}")
     if practice.status != Practice.Status.PENDING:
         raise PracticeNotPending(f"The signature transaction is {practice.status}")
-    request = SignatureRequest.objects.get(pk=request.pk)
     if request.status != SignatureRequest.Status.PENDING:
         raise RequestNotPending(f"The signature is already {request.status}")
-    if SignatureRequest.objects.blocking(document_id=document.pk, group=request.group).exists():
+    if SignatureRequest.objects.blocking(
+        document_id=request.document_id, group=request.group
+    ).exists():
         raise RequestLocked("An earlier group has not signed this document yet")
     missing = [
         c["id"] for c in request.clauses or [] if c.get("required") and str(c["id"]) not in accepted
@@ -158,6 +176,18 @@ def _apply(
     if missing:
         raise ClauseMissing(f"Required clauses not accepted: {', '.join(map(str, missing))}")
 
+
+def _make(
+    *,
+    request: SignatureRequest,
+    certificate: IssuedCertificate,
+    accepted: list[str],
+    image: bytes | None,
+) -> _Made:
+    """The signature on the document's latest revision, made without any lock."""
+    document = Document.objects.select_related("practice").get(pk=request.document_id)
+    request = SignatureRequest.objects.get(pk=request.pk)
+    _check_signable(document.practice, request, accepted)
     latest = selectors.revision_latest(document=document)
     if latest is None:
         raise PracticeNotPending("The document has not been received yet")
@@ -166,36 +196,58 @@ def _apply(
     if hashlib.sha256(data).hexdigest() != latest.sha256:
         # Signing a file changed on disk would bless bytes nobody saw.
         raise SigningFailed(f"Revision {latest.number} of the document does not match its hash")
-    signed_at = datetime.now(UTC)
     signed, content_type = _sign(
         data,
         request=request,
         certificate=certificate,
         image=image,
-        signed_at=signed_at,
+        signed_at=datetime.now(UTC),
         accepted=accepted,
     )
+    return _Made(base=latest.number, signed=signed, content_type=content_type)
 
-    # The practice row holds the audit chain; a cancel may have landed while
-    # the engine worked, so its status is read again under the lock.
+
+def _record(
+    made: _Made,
+    *,
+    request: SignatureRequest,
+    certificate: IssuedCertificate,
+    actor: Actor,
+    accepted: list[str],
+    with_record: Callable[[], None] | None,
+    written: list[str],
+) -> SignatureRequest | None:
+    """Record `made` (inside the caller's transaction) when the document is
+    still at the revision it was made on; None when another signature landed
+    first, and nothing was written."""
+    document = Document.objects.select_for_update().get(pk=request.document_id)
+    # The practice row holds the audit chain: locked too, its status read again.
     practice = (
         Practice.objects.select_for_update(of=("self",))
         .select_related("organization", "created_by")
-        .get(pk=practice.pk)
+        .get(pk=document.practice_id)
     )
-    if practice.status != Practice.Status.PENDING:
-        raise PracticeNotPending(f"The signature transaction is {practice.status}")
+    document.practice = practice
+    request = SignatureRequest.objects.get(pk=request.pk)
+    _check_signable(practice, request, accepted)
+    latest = selectors.revision_latest(document=document)
+    if latest is None or latest.number != made.base:
+        return None
+    if with_record is not None:
+        with_record()
 
     revision = Revision(
         document=document,
         number=latest.number + 1,
-        sha256=hashlib.sha256(signed).hexdigest(),
-        size=len(signed),
-        content_type=content_type,
+        sha256=hashlib.sha256(made.signed).hexdigest(),
+        size=len(made.signed),
+        content_type=made.content_type,
         produced_by=request,
     )
-    suffix = ".p7m" if content_type == P7M else ".pdf"
-    name = default_storage.save(revision_path(revision, f"signed{suffix}"), ContentFile(signed))
+    suffix = ".p7m" if made.content_type == P7M else ".pdf"
+    name = default_storage.save(
+        revision_path(revision, f"signed{suffix}"), ContentFile(made.signed)
+    )
     written.append(name)
     revision.file.name = name
     revision.save(force_insert=True)

@@ -458,19 +458,24 @@ def ticket_sign(
         )
 
     challenge = otp_check(request=request, code=otp) if kind in NEEDS_OTP else None
+
+    def use_up_the_code() -> None:
+        # In the transaction that records the signature: the code is spent
+        # only by a signature that lands, and by one signature only.
+        if challenge is not None and not otp_consume(challenge=challenge):
+            raise TicketRefused(401, "Unauthorized", "This code was already used", "otp")
+
     certificate = None
     try:
-        with transaction.atomic():
-            if challenge is not None and not otp_consume(challenge=challenge):
-                raise TicketRefused(401, "Unauthorized", "This code was already used", "otp")
-            certificate = signer_certificate(request, identity=identity if kind == "spid" else None)
-            signatures.signature_apply(
-                request=request,
-                certificate=certificate,
-                actor=actor,
-                accepted_clauses=accepted,
-                image=image,
-            )
+        certificate = signer_certificate(request, identity=identity if kind == "spid" else None)
+        signatures.signature_apply(
+            request=request,
+            certificate=certificate,
+            actor=actor,
+            accepted_clauses=accepted,
+            image=image,
+            with_record=use_up_the_code,
+        )
     except signatures.SignatureRefused as exc:
         raise TicketRefused(exc.status, exc.error_type, exc.message, exc.field) from exc
     finally:
