@@ -165,7 +165,7 @@ def practice_create(
         with transaction.atomic():
             _practice_insert(rows, events)
     except BaseException as exc:
-        _delete_files(written)
+        revision_files_delete(written)
         if idempotency_key and isinstance(exc, IntegrityError):
             earlier = _earlier(organization, idempotency_key, digest)
             if earlier is not None:
@@ -174,7 +174,8 @@ def practice_create(
     return PracticeCreated(rows.practice, created=True, rows=rows)
 
 
-def _delete_files(names: list[str]) -> None:
+def revision_files_delete(names: list[str]) -> None:
+    """Remove the files of revisions whose transaction rolled back."""
     for name in names:
         try:
             default_storage.delete(name)
@@ -258,7 +259,13 @@ def _practice_rows(
             tickets[request.id] = ticket
         if doc.data is not None:
             revisions.append(
-                _revision_file(document, 0, doc.data, _content_type(doc.family), written)
+                revision_new(
+                    document=document,
+                    number=0,
+                    data=doc.data,
+                    content_type=_content_type(doc.family),
+                    written=written,
+                )
             )
 
     entries = [
@@ -329,18 +336,30 @@ def _content_type(family: str) -> str:
     return "application/pdf" if family == Document.Family.PADES else "application/octet-stream"
 
 
-def _revision_file(
-    document: Document, number: int, data: bytes, content_type: str, written: list[str]
+_SUFFIXES = {"application/pdf": ".pdf", "application/pkcs7-mime": ".p7m"}
+
+
+def revision_new(
+    *,
+    document: Document,
+    number: int,
+    data: bytes,
+    content_type: str,
+    written: list[str],
+    produced_by: SignatureRequest | None = None,
 ) -> Revision:
+    """A revision of `document` holding `data`, not saved; its file is stored
+    now and its name appended to `written` (see revision_files_delete)."""
     revision = Revision(
         document=document,
         number=number,
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
         content_type=content_type,
+        produced_by=produced_by,
     )
-    suffix = ".pdf" if document.family == Document.Family.PADES else ".bin"
-    name = default_storage.save(revision_path(revision, f"original{suffix}"), ContentFile(data))
+    suffix = _SUFFIXES.get(content_type, ".bin")
+    name = default_storage.save(revision_path(revision, f"revision{suffix}"), ContentFile(data))
     written.append(name)
     revision.file.name = name
     return revision
@@ -586,7 +605,13 @@ def _fetched(document: Document, data: bytes) -> None:
                 or Revision.objects.filter(document=document).exists()
             ):
                 return
-            revision = _revision_file(document, 0, data, _content_type(document.family), written)
+            revision = revision_new(
+                document=document,
+                number=0,
+                data=data,
+                content_type=_content_type(document.family),
+                written=written,
+            )
             revision.save(force_insert=True)
             audit_append(
                 practice=practice,
@@ -611,5 +636,5 @@ def _fetched(document: Document, data: bytes) -> None:
                 )
                 _emit_pending(practice, documents, requests)
     except BaseException:
-        _delete_files(written)
+        revision_files_delete(written)
         raise

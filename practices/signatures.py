@@ -20,16 +20,14 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as x509_ocsp
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from portal import trust
 from portal.models import IssuedCertificate
-from practices import events, selectors
+from practices import events, selectors, services
 from practices.audit import Actor, audit_append
-from practices.models import Document, Practice, Revision, SignatureRequest, revision_path
+from practices.models import Document, Practice, SignatureRequest
 from signing.errors import DEFAULT_MAX_BYTES, EngineError, PlacementError
 
 logger = logging.getLogger(__name__)
@@ -146,11 +144,7 @@ def signature_apply(
                     written=written,
                 )
         except BaseException:
-            for name in written:
-                try:
-                    default_storage.delete(name)
-                except OSError:
-                    logger.warning("could not remove %s after a rollback", name)
+            services.revision_files_delete(written)
             raise
         if recorded is not None:
             return recorded
@@ -236,20 +230,14 @@ def _record(
     if with_record is not None:
         with_record()
 
-    revision = Revision(
+    revision = services.revision_new(
         document=document,
         number=latest.number + 1,
-        sha256=hashlib.sha256(made.signed).hexdigest(),
-        size=len(made.signed),
+        data=made.signed,
         content_type=made.content_type,
+        written=written,
         produced_by=request,
     )
-    suffix = ".p7m" if made.content_type == P7M else ".pdf"
-    name = default_storage.save(
-        revision_path(revision, f"signed{suffix}"), ContentFile(made.signed)
-    )
-    written.append(name)
-    revision.file.name = name
     revision.save(force_insert=True)
 
     request.status = SignatureRequest.Status.PERFORMED
