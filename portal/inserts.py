@@ -13,6 +13,7 @@ else goes to bulk_create.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from django.db import connections, router, transaction
@@ -57,41 +58,78 @@ class _NotPlain(Exception):
     """A value only bulk_create can write."""
 
 
-def insert(objs: Sequence[Model]) -> None:
-    """Insert new instances of one model, as `bulk_create(objs)` would: keys
-    made by the database are set on them, and they count as saved."""
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    params: list
+    returning: bool  # the keys come back by RETURNING, in the batch's order
+    batch: Sequence[Model]
+
+
+@dataclass(frozen=True)
+class Insert:
+    """New instances of one model with their statements ready: run() writes them.
+
+    Preparing runs the ORM's value preparation, most of an insert's Python
+    time: done before the transaction, a SQLite writer holds the lock for the
+    statements only. `statements` is None when bulk_create must write them.
+    """
+
+    objs: Sequence[Model]
+    alias: str
+    statements: list[_Statement] | None
+
+    def run(self) -> None:
+        """Write the rows, as `bulk_create(objs)` would: keys made by the
+        database are set on the instances, and they count as saved."""
+        if not self.objs:
+            return
+        if self.statements is None:
+            type(self.objs[0])._default_manager.bulk_create(self.objs)
+            return
+        connection = connections[self.alias]
+        with transaction.atomic(using=self.alias, savepoint=False), connection.cursor() as cursor:
+            for statement in self.statements:
+                cursor.execute(statement.sql, statement.params)
+                if statement.returning:
+                    for obj, (key,) in zip(statement.batch, cursor.fetchall(), strict=True):
+                        obj.pk = key
+        for obj in self.objs:
+            obj._state.adding = False
+            obj._state.db = self.alias
+
+
+def prepare(objs: Sequence[Model]) -> Insert:
+    """The insert of new instances of one model, values prepared, nothing written."""
     if not objs:
-        return
+        return Insert(objs, "", [])
     model = type(objs[0])
     alias = router.db_for_write(model)
     connection = connections[alias]
     fields = _plain_fields(alias, model)
     if fields is None or not connection.features.can_return_rows_from_bulk_insert:
-        model._default_manager.bulk_create(objs)
-        return
+        return Insert(objs, alias, None)
     # Batches as bulk_create makes them, within the database's parameter limit.
     size = connection.ops.bulk_batch_size(fields, objs)
-    batches = [objs[start : start + size] for start in range(0, len(objs), size)]
     try:
-        statements = [_batch(alias, batch, connection) for batch in batches]
+        statements = [
+            _statement_for(alias, objs[start : start + size], connection)
+            for start in range(0, len(objs), size)
+        ]
     except _NotPlain:
-        model._default_manager.bulk_create(objs)
-        return
-    with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
-        for (sql, params, returning), batch in zip(statements, batches, strict=True):
-            cursor.execute(sql, params)
-            if returning:
-                for obj, (key,) in zip(batch, cursor.fetchall(), strict=True):
-                    obj.pk = key
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = alias
+        return Insert(objs, alias, None)
+    return Insert(objs, alias, statements)
 
 
-def _batch(alias: str, objs: Sequence[Model], connection) -> tuple[str, list, bool]:
-    sql, fields, returning = _statement(alias, type(objs[0]), len(objs))
-    params = [value for obj in objs for value in _values(obj, fields, returning, connection)]
-    return sql, params, returning
+def insert(objs: Sequence[Model]) -> None:
+    """Insert new instances of one model now, as `bulk_create(objs)` would."""
+    prepare(objs).run()
+
+
+def _statement_for(alias: str, batch: Sequence[Model], connection) -> _Statement:
+    sql, fields, returning = _statement(alias, type(batch[0]), len(batch))
+    params = [value for obj in batch for value in _values(obj, fields, returning, connection)]
+    return _Statement(sql, params, returning, batch)
 
 
 def _values(obj: Model, fields: list[Field], returning: bool, connection) -> list:

@@ -145,8 +145,9 @@ def practice_create(
     constraint decides, the loser returns the winner's).
 
     Everything that needs no database (rows, sealed tickets, the files of the
-    inline documents, the audit chain) is made before the transaction, which
-    then only inserts: on SQLite the write lock is held for that long only.
+    inline documents, the audit chain, the INSERT statements with their
+    values) is made before the transaction, which then only runs the
+    statements: on SQLite the write lock is held for that long only.
     """
     if idempotency_key:
         earlier = _earlier(organization, idempotency_key, digest)
@@ -162,8 +163,14 @@ def practice_create(
             digest=digest,
             written=written,
         )
+        writes = [
+            inserts.prepare(objs)
+            for objs in ([rows.practice], rows.documents, rows.requests, rows.revisions, events)
+        ]
         with transaction.atomic():
-            _practice_insert(rows, events)
+            for write in writes:
+                write.run()
+            _practice_scheduled(rows)
     except BaseException as exc:
         revision_files_delete(written)
         if idempotency_key and isinstance(exc, IntegrityError):
@@ -317,13 +324,11 @@ def _practice_rows(
     return rows, events
 
 
-def _practice_insert(rows: PracticeRows, events: list[AuditEvent]) -> None:
-    """Insert a new practice's rows (inside the caller's transaction) and
-    schedule what follows: the fetches of a waiting practice, the emails and
-    webhook messages of a pending one."""
+def _practice_scheduled(rows: PracticeRows) -> None:
+    """Schedule, inside the transaction that inserted them, what follows a new
+    practice's rows: the fetches of a waiting practice, the emails and webhook
+    messages of a pending one."""
     practice = rows.practice
-    for objs in ([practice], rows.documents, rows.requests, rows.revisions, events):
-        inserts.insert(objs)
     if practice.status == Practice.Status.WAITING:
         for document in rows.documents:
             if document.document_uri:

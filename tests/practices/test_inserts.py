@@ -123,3 +123,20 @@ def test_a_value_that_is_an_expression_is_left_to_bulk_create(admin_api):
     inserts.insert([event])
 
     assert AuditEvent.objects.get(pk=event.pk).created is not None
+
+
+def test_a_prepared_insert_runs_no_statement_until_it_is_run(admin_api):
+    created = admin_api.post(url(), dst_body())
+    practice = Practice.objects.get(pk=created.json()["data"]["id"])
+    events = [_copy(practice.audit_events.first(), sequence=200 + n) for n in range(3)]
+
+    with CaptureQueriesContext(connection) as preparing:
+        prepared = inserts.prepare(events)
+    with CaptureQueriesContext(connection) as running:
+        prepared.run()
+
+    assert len(preparing) == 0
+    assert len(running) == 1
+    assert {e.pk for e in events} == set(
+        AuditEvent.objects.filter(sequence__gte=200).values_list("pk", flat=True)
+    )
