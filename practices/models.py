@@ -34,8 +34,10 @@ class Practice(models.Model):
         PROTECTED_DOCUMENT = "PROTECTED_DOCUMENT"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: the indexes below start with it (each index is one
+    # more page written per insert).
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.PROTECT, related_name="practices"
+        "accounts.Organization", on_delete=models.PROTECT, related_name="practices", db_index=False
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="practices"
@@ -86,7 +88,10 @@ class Document(models.Model):
         CADES = "cades"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="documents")
+    # Indexed by document_unique_order, which starts with it.
+    practice = models.ForeignKey(
+        Practice, on_delete=models.CASCADE, related_name="documents", db_index=False
+    )
     order = models.PositiveIntegerField()
     display_name = models.CharField(max_length=255, blank=True)
     family = models.CharField(max_length=5, choices=Family.choices, default=Family.PADES)
@@ -121,7 +126,10 @@ def revision_path(revision: "Revision", filename: str) -> str:
 class Revision(models.Model):
     """One version of a document: 0 is the original, then one per signature."""
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="revisions")
+    # Indexed by revision_unique_number, which starts with it.
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="revisions", db_index=False
+    )
     number = models.PositiveIntegerField()
     file = models.FileField(upload_to=revision_path, max_length=300)
     sha256 = models.CharField(max_length=64)
@@ -170,7 +178,10 @@ class SignatureRequest(models.Model):
         GRAPHO = "grapho"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="requests")
+    # Indexed by the unique constraints below, which start with it.
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="requests", db_index=False
+    )
     group = models.PositiveIntegerField()
     position = models.PositiveIntegerField()
     signer_email = models.EmailField(max_length=254)
@@ -231,7 +242,10 @@ class SignatureRequest(models.Model):
 class AuditEvent(models.Model):
     """One link of a practice's hash chain (see practices.audit)."""
 
-    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="audit_events")
+    # Indexed by auditevent_unique_sequence, which starts with it.
+    practice = models.ForeignKey(
+        Practice, on_delete=models.PROTECT, related_name="audit_events", db_index=False
+    )
     sequence = models.PositiveIntegerField()
     kind = models.CharField(max_length=50)
     # Users are disabled, never deleted: the chain covers the actor's id.
@@ -269,8 +283,9 @@ class OtpChallenge(models.Model):
     the document revision the signer was shown. The latest challenge of a
     request is the only one that counts."""
 
+    # Indexed by the index below, which starts with it.
     request = models.ForeignKey(
-        SignatureRequest, on_delete=models.CASCADE, related_name="otp_challenges"
+        SignatureRequest, on_delete=models.CASCADE, related_name="otp_challenges", db_index=False
     )
     code_digest = models.CharField(max_length=64)
     document_sha256 = models.CharField(max_length=64, blank=True)
