@@ -39,7 +39,7 @@ THROUGHPUT_REQUESTS = 400  # creates per round, about 3.5 s
 # 400-request baseline run lasted one second and a neighbour's burst moved it
 # by a fifth.
 BASELINE_REQUESTS = 1200
-ROUNDS = 3  # throughput rounds, each a baseline run then a create run
+ROUNDS = 5  # throughput rounds, each a baseline run then a create run
 TARGET_RATIO = 1 / 3
 
 
