@@ -178,9 +178,11 @@ def _make(
     accepted: list[str],
     image: bytes | None,
 ) -> _Made:
-    """The signature on the document's latest revision, made without any lock."""
-    document = Document.objects.select_related("practice").get(pk=request.document_id)
-    request = SignatureRequest.objects.get(pk=request.pk)
+    """The signature on the document's latest revision, made without any lock.
+
+    Checked against the rows as the caller read them, to fail before the work
+    of signing: _record checks again, under the lock, what may have changed."""
+    document = request.document
     _check_signable(document.practice, request, accepted)
     latest = selectors.revision_latest(document=document)
     if latest is None:
@@ -216,9 +218,10 @@ def _record(
     first, and nothing was written."""
     document = Document.objects.select_for_update().get(pk=request.document_id)
     # The practice row holds the audit chain: locked too, its status read again.
+    # With the creator's robot configuration, which the webhook outbox reads.
     practice = (
         Practice.objects.select_for_update(of=("self",))
-        .select_related("organization", "created_by")
+        .select_related("organization", "created_by__robot_config")
         .get(pk=document.practice_id)
     )
     document.practice = practice

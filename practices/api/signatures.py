@@ -26,7 +26,7 @@ def signature_perform(request, slug: str, signature_id: str):
     user = _actor(request, slug)
     organization = user.organization
     signature = (
-        SignatureRequest.objects.select_related("document")
+        SignatureRequest.objects.select_related("document__practice")
         .filter(
             pk=_uuid(signature_id, "id", "signature"),
             document__practice__organization=organization,
