@@ -5,8 +5,8 @@ Only the indexes are dropped (DROP INDEX on SQLite and PostgreSQL alike):
 AlterField would rebuild the six tables on SQLite, copying every row.
 """
 
-import django.db.models.deletion
 from django.db import migrations, models
+from django.db.models.deletion import CASCADE, PROTECT
 
 # (table, column, the index name Django gave the foreign key's index)
 COVERED = [
@@ -22,9 +22,15 @@ COVERED = [
     ),
 ]
 
-
-def _foreign_key(on_delete, related_name: str, to: str) -> models.ForeignKey:
-    return models.ForeignKey(db_index=False, on_delete=on_delete, related_name=related_name, to=to)
+# (model, field, on_delete, related_name, to): the same foreign keys in the state.
+FOREIGN_KEYS = [
+    ("auditevent", "practice", PROTECT, "audit_events", "practices.practice"),
+    ("document", "practice", CASCADE, "documents", "practices.practice"),
+    ("otpchallenge", "request", CASCADE, "otp_challenges", "practices.signaturerequest"),
+    ("practice", "organization", PROTECT, "practices", "accounts.organization"),
+    ("revision", "document", CASCADE, "revisions", "practices.document"),
+    ("signaturerequest", "document", CASCADE, "requests", "practices.document"),
+]
 
 
 class Migration(migrations.Migration):
@@ -44,49 +50,13 @@ class Migration(migrations.Migration):
             ],
             state_operations=[
                 migrations.AlterField(
-                    model_name="auditevent",
-                    name="practice",
-                    field=_foreign_key(
-                        django.db.models.deletion.PROTECT, "audit_events", "practices.practice"
+                    model_name=model,
+                    name=name,
+                    field=models.ForeignKey(
+                        db_index=False, on_delete=on_delete, related_name=related, to=to
                     ),
-                ),
-                migrations.AlterField(
-                    model_name="document",
-                    name="practice",
-                    field=_foreign_key(
-                        django.db.models.deletion.CASCADE, "documents", "practices.practice"
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="otpchallenge",
-                    name="request",
-                    field=_foreign_key(
-                        django.db.models.deletion.CASCADE,
-                        "otp_challenges",
-                        "practices.signaturerequest",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="practice",
-                    name="organization",
-                    field=_foreign_key(
-                        django.db.models.deletion.PROTECT, "practices", "accounts.organization"
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="revision",
-                    name="document",
-                    field=_foreign_key(
-                        django.db.models.deletion.CASCADE, "revisions", "practices.document"
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="signaturerequest",
-                    name="document",
-                    field=_foreign_key(
-                        django.db.models.deletion.CASCADE, "requests", "practices.document"
-                    ),
-                ),
+                )
+                for model, name, on_delete, related, to in FOREIGN_KEYS
             ],
         )
     ]
