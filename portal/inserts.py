@@ -7,6 +7,10 @@ insert time and a tenth of a create. Here the statement text is built once per
 own preparation (`pre_save`, `get_db_prep_save`), so the row written is the
 row bulk_create writes (tests compare the two, on SQLite and PostgreSQL).
 
+`prepare(objs)` makes the statements with their values and writes nothing;
+`run()` on the result executes them, so the values can be prepared before a
+transaction begins.
+
 Only the plain case is covered: a model with no database defaults, generated
 columns or placeholders of its own, values that are not expressions. Anything
 else goes to bulk_create.
@@ -119,11 +123,6 @@ def prepare(objs: Sequence[Model]) -> Insert:
     except _NotPlain:
         return Insert(objs, alias, None)
     return Insert(objs, alias, statements)
-
-
-def insert(objs: Sequence[Model]) -> None:
-    """Insert new instances of one model now, as `bulk_create(objs)` would."""
-    prepare(objs).run()
 
 
 def _statement_for(alias: str, batch: Sequence[Model], connection) -> _Statement:

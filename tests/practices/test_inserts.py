@@ -18,6 +18,10 @@ pytestmark = pytest.mark.django_db
 PARENTS = {"practice", "document"}  # the copies point at the copied parents
 
 
+def _insert(objs) -> None:
+    inserts.prepare(objs).run()
+
+
 def _copy(obj, **changes):
     """A new, unsaved copy of `obj`: a new key (or none, for the database to
     make), the given changes."""
@@ -89,7 +93,7 @@ def test_a_dst_copied_by_insert_is_stored_as_bulk_create_stores_it(admin_api):
     assert created.status_code == 201, created.content
     practice = Practice.objects.get(pk=created.json()["data"]["id"])
 
-    by_insert = _copy_tree(practice, inserts.insert)
+    by_insert = _copy_tree(practice, _insert)
     by_bulk_create = _copy_tree(practice, lambda objs: type(objs[0]).objects.bulk_create(objs))
 
     assert _stored(by_insert) == _stored(by_bulk_create)
@@ -105,7 +109,7 @@ def test_database_made_keys_come_back_in_order_in_batches(admin_api):
     assert isinstance(AuditEvent._meta.pk, AutoField)
 
     with CaptureQueriesContext(connection) as queries:
-        inserts.insert(events)
+        _insert(events)
 
     # As many statements as bulk_create's batches: on SQLite more than one.
     size = connection.ops.bulk_batch_size(AuditEvent._meta.concrete_fields, events)
@@ -120,7 +124,7 @@ def test_a_value_that_is_an_expression_is_left_to_bulk_create(admin_api):
     practice = Practice.objects.get(pk=created.json()["data"]["id"])
     event = _copy(practice.audit_events.first(), sequence=50, created=Now())
 
-    inserts.insert([event])
+    _insert([event])
 
     assert AuditEvent.objects.get(pk=event.pk).created is not None
 
