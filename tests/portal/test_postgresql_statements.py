@@ -1,6 +1,6 @@
-"""The statements built by hand (portal.joined and its users, portal.inserts)
-and the indexes the migrations leave, again on PostgreSQL, in a session of
-their own (see tests.integration.pytest_on_postgresql)."""
+"""The statements built by hand (portal.joined and its users, portal.inserts),
+a signature's locking reads and the indexes the migrations leave, again on
+PostgreSQL, in a session of their own (see tests.integration.pytest_on_postgresql)."""
 
 import pytest
 
@@ -15,6 +15,8 @@ def test_the_hand_built_statements_match_the_orm_on_postgresql():
         "tests/accounts/test_token_auth.py",
         "tests/practices/test_inserts.py",
         "tests/practices/test_ticket_lookup.py",
+        # A signature locks its practice and joins the creator's robot configuration.
+        "tests/practices/test_perform.py",
         "tests/practices/test_schema_indexes.py",
     )
 
