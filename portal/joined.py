@@ -75,8 +75,10 @@ class Chain:
     def get(self, value) -> Model | None:
         alias = router.db_for_read(self.model)
         sql, parts, links = _chain_statement(alias, self)
-        with connections[alias].cursor() as cursor:
-            cursor.execute(sql, [value])
+        connection = connections[alias]
+        by = self.model._meta.get_field(self.by)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [by.get_db_prep_value(value, connection)])
             row = cursor.fetchone()
         if row is None:
             return None

@@ -52,6 +52,15 @@ def test_an_unknown_ticket_finds_nothing(admin_api):
     assert refused.value.status == 404
 
 
+def test_a_chain_by_primary_key_takes_the_key_as_the_orm_does(admin_api):
+    ticket = _ticket(admin_api)
+    request = tickets.ticket_request(ticket=ticket)
+
+    found = Chain(SignatureRequest, ("document",), by="id").get(request.pk)
+
+    assert found.pk == request.pk and found.document.pk == request.document_id
+
+
 def test_a_chain_needs_a_unique_field_and_required_foreign_keys():
     with pytest.raises(ValueError, match="not unique"):
         Chain(SignatureRequest, ("document",), by="signer_email").get("a@mail.com")
