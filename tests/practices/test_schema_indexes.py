@@ -1,5 +1,5 @@
-"""Every foreign key of a practice's tables is looked up through an index, and
-through one index only: one that starts with it."""
+"""Every foreign key of a practice's tables is looked up through an index that
+starts with it, and has no index of its own beside a wider one that does."""
 
 import pytest
 from django.apps import apps
@@ -24,7 +24,7 @@ def _foreign_keys():
 
 
 @pytest.mark.parametrize(("table", "column"), list(_foreign_keys()))
-def test_each_foreign_key_starts_exactly_one_index(table, column):
+def test_each_foreign_key_leads_an_index_and_no_redundant_one(table, column):
     leading = [columns for columns in _indexes(table) if columns[0] == column]
 
     # A lone index beside a wider one starting with the same column is only
