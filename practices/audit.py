@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 
 from accounts.models import User
+from portal import inserts
 from practices.models import AuditEvent, Practice
 
 GENESIS = "0" * 64
@@ -124,56 +125,21 @@ def _event(
     return event
 
 
-def audit_append(
-    *,
-    practice: Practice,
-    kind: str,
-    actor: Actor = SYSTEM_ACTOR,
-    data: dict | None = None,
-    revision_sha256: str = "",
-) -> AuditEvent:
-    """Append an event to `practice`'s chain. The caller holds the practice row
-    (select_for_update) inside the transaction of the change."""
-    event = _event(
-        practice,
-        sequence=practice.audit_length,
-        previous_hash=practice.audit_head or GENESIS,
-        kind=kind,
-        actor=actor,
-        data=data,
-        revision_sha256=revision_sha256,
-    )
-    event.save(force_insert=True)
-    practice.audit_length = event.sequence + 1
-    practice.audit_head = event.hash
-    Practice.objects.filter(pk=practice.pk).update(
-        audit_length=practice.audit_length, audit_head=practice.audit_head
-    )
-    return event
-
-
 @dataclass(frozen=True)
 class Entry:
-    """One event of a chain being started: what audit_append takes, but the practice."""
+    """One event to append: what audit_append takes, but the practice and actor."""
 
     kind: str
     data: dict | None = None
     revision_sha256: str = ""
 
 
-def audit_chain_start(
-    *, practice: Practice, actor: Actor = SYSTEM_ACTOR, entries: list[Entry]
-) -> list[AuditEvent]:
-    """The first events of a practice that is not in the database yet, chained
-    exactly as audit_append would chain them one by one, and the practice's
-    length and head set to match. Nothing is written: the caller inserts the
-    practice and then these events in one transaction, which saves a round trip
-    per event and an update of the head per event."""
-    if practice.audit_length or practice.audit_head:
-        raise ValueError("the practice already has an audit chain")
+def _chained(practice: Practice, actor: Actor, entries: list[Entry]) -> list[AuditEvent]:
+    """`entries` as events after the practice's head, and the practice's length
+    and head moved to the last of them (nothing written)."""
     events: list[AuditEvent] = []
-    previous = GENESIS
-    for sequence, entry in enumerate(entries):
+    previous = practice.audit_head or GENESIS
+    for sequence, entry in enumerate(entries, practice.audit_length):
         event = _event(
             practice,
             sequence=sequence,
@@ -185,9 +151,50 @@ def audit_chain_start(
         )
         events.append(event)
         previous = event.hash
-    practice.audit_length = len(events)
-    practice.audit_head = events[-1].hash if events else ""
+    if events:
+        practice.audit_length = events[-1].sequence + 1
+        practice.audit_head = events[-1].hash
     return events
+
+
+def audit_extend(
+    *, practice: Practice, actor: Actor = SYSTEM_ACTOR, entries: list[Entry]
+) -> list[AuditEvent]:
+    """Append `entries` to `practice`'s chain, in order, with one insert and one
+    update of the head. The caller holds the practice row (select_for_update)
+    inside the transaction of the change."""
+    events = _chained(practice, actor, entries)
+    if events:
+        inserts.prepare(events).run()
+        Practice.objects.filter(pk=practice.pk).update(
+            audit_length=practice.audit_length, audit_head=practice.audit_head
+        )
+    return events
+
+
+def audit_append(
+    *,
+    practice: Practice,
+    kind: str,
+    actor: Actor = SYSTEM_ACTOR,
+    data: dict | None = None,
+    revision_sha256: str = "",
+) -> AuditEvent:
+    """Append one event to `practice`'s chain (see audit_extend)."""
+    entry = Entry(kind=kind, data=data, revision_sha256=revision_sha256)
+    return audit_extend(practice=practice, actor=actor, entries=[entry])[0]
+
+
+def audit_chain_start(
+    *, practice: Practice, actor: Actor = SYSTEM_ACTOR, entries: list[Entry]
+) -> list[AuditEvent]:
+    """The first events of a practice that is not in the database yet, chained
+    exactly as audit_extend would chain them, and the practice's length and
+    head set to match. Nothing is written: the caller inserts the practice and
+    then these events in one transaction."""
+    if practice.audit_length or practice.audit_head:
+        raise ValueError("the practice already has an audit chain")
+    return _chained(practice, actor, entries)
 
 
 @dataclass(frozen=True)

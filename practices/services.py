@@ -618,12 +618,13 @@ def _fetched(document: Document, data: bytes) -> None:
                 written=written,
             )
             revision.save(force_insert=True)
-            audit_append(
-                practice=practice,
-                kind="document.fetched",
-                data={"document": str(document.id), "revision": 0, "size": revision.size},
-                revision_sha256=revision.sha256,
-            )
+            entries = [
+                audit.Entry(
+                    kind="document.fetched",
+                    data={"document": str(document.id), "revision": 0, "size": revision.size},
+                    revision_sha256=revision.sha256,
+                )
+            ]
             documents = list(practice.documents.all())
             ready = set(
                 Revision.objects.filter(document__practice=practice, number=0).values_list(
@@ -633,13 +634,14 @@ def _fetched(document: Document, data: bytes) -> None:
             if all(d.id in ready for d in documents):
                 practice.status = Practice.Status.PENDING
                 practice.save(update_fields=["status", "updated"])
-                audit_append(practice=practice, kind="practice.pending", data={})
+                entries.append(audit.Entry(kind="practice.pending", data={}))
                 requests = list(
                     SignatureRequest.objects.filter(document__practice=practice).order_by(
                         "document__order", "group", "position"
                     )
                 )
                 _emit_pending(practice, documents, requests)
+            audit.audit_extend(practice=practice, entries=entries)
     except BaseException:
         revision_files_delete(written)
         raise

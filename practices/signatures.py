@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from portal import trust
 from portal.models import IssuedCertificate
-from practices import events, selectors, services
-from practices.audit import Actor, audit_append
+from practices import audit, events, selectors, services
+from practices.audit import Actor
 from practices.models import Document, Practice, SignatureRequest
 from signing.errors import DEFAULT_MAX_BYTES, EngineError, PlacementError
 
@@ -246,23 +246,23 @@ def _record(
     request.status = SignatureRequest.Status.PERFORMED
     request.performed_at = timezone.now()
     request.save(update_fields=["status", "performed_at"])
-    audit_append(
-        practice=practice,
-        kind="signature.performed",
-        actor=actor,
-        data={
-            "signature": str(request.id),
-            "document": str(document.id),
-            "revision": revision.number,
-            "signer": request.signer_email,
-            "profile": request.profile,
-            "signature_type": request.signature_type,
-            "automatic": request.automatic,
-            "certificate": certificate.serial,
-            "accepted_clauses": accepted,
-        },
-        revision_sha256=revision.sha256,
-    )
+    entries = [
+        audit.Entry(
+            kind="signature.performed",
+            data={
+                "signature": str(request.id),
+                "document": str(document.id),
+                "revision": revision.number,
+                "signer": request.signer_email,
+                "profile": request.profile,
+                "signature_type": request.signature_type,
+                "automatic": request.automatic,
+                "certificate": certificate.serial,
+                "accepted_clauses": accepted,
+            },
+            revision_sha256=revision.sha256,
+        )
+    ]
     slug = practice.organization.slug
     bodies = [
         events.signature_status_changed(request, document=document, practice=practice, slug=slug)
@@ -286,10 +286,11 @@ def _record(
     if not left:
         practice.status = Practice.Status.PERFORMED
         practice.save(update_fields=["status", "updated"])
-        audit_append(practice=practice, kind="practice.performed", actor=actor, data={})
+        entries.append(audit.Entry(kind="practice.performed", data={}))
         bodies.append(events.dst_status_changed(practice, slug=slug))
         if practice.generate_report:
             _schedule_report(practice)
+    audit.audit_extend(practice=practice, actor=actor, entries=entries)
     events.emit(practice, bodies)
     return request
 

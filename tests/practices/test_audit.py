@@ -3,8 +3,10 @@ edited, deleted or moved, and says OK otherwise."""
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from practices.audit import audit_verify
+from practices.audit import Entry, audit_extend, audit_verify
 from practices.models import AuditEvent, Practice
 from tests.practices.conftest import dst_body, url
 
@@ -141,3 +143,20 @@ def test_only_the_broken_practice_is_named(admin_api, practice, capsys):
 def test_unknown_practice_is_an_error(capsys):
     with pytest.raises(CommandError):
         call_command("verify_audit", practice="8b9f3c1e-6d0a-4c55-9d7e-0a1b2c3d4e5f")
+
+
+def test_several_events_appended_at_once_chain_as_one_by_one(practice, capsys):
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        locked = Practice.objects.select_for_update().get(pk=practice.pk)
+        audit_extend(
+            practice=locked,
+            entries=[Entry(kind="note.one", data={"n": 1}), Entry(kind="note.two")],
+        )
+
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements.count("INSERT") == 1 and statements.count("UPDATE") == 1
+    events = _events(practice)
+    assert [e.kind for e in events[-2:]] == ["note.one", "note.two"]
+    assert [e.sequence for e in events] == list(range(7))
+    assert Practice.objects.get(pk=practice.pk).audit_head == events[-1].hash
+    assert _verify(capsys)[0] == 0
