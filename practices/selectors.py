@@ -52,6 +52,13 @@ def revision_latest(*, document: Document) -> Revision | None:
     return Revision.objects.filter(document=document).order_by("-number").first()
 
 
+def request_locked(*, request: SignatureRequest) -> bool:
+    """Whether an earlier group of the request's document has not signed yet."""
+    return SignatureRequest.objects.blocking(
+        document_id=request.document_id, group=request.group
+    ).exists()
+
+
 # --- a logged-in signer's own requests ------------------------------------------------
 
 INBOX_COMPLETED_LIMIT = 5

@@ -160,9 +160,7 @@ def _check_signable(practice: Practice, request: SignatureRequest, accepted: lis
         raise PracticeNotPending(f"The signature transaction is {practice.status}")
     if request.status != SignatureRequest.Status.PENDING:
         raise RequestNotPending(f"The signature is already {request.status}")
-    if SignatureRequest.objects.blocking(
-        document_id=request.document_id, group=request.group
-    ).exists():
+    if selectors.request_locked(request=request):
         raise RequestLocked("An earlier group has not signed this document yet")
     missing = [
         c["id"] for c in request.clauses or [] if c.get("required") and str(c["id"]) not in accepted

@@ -137,13 +137,6 @@ def ticket_request(*, ticket: str) -> SignatureRequest:
     return request
 
 
-def request_locked(request: SignatureRequest) -> bool:
-    """Whether an earlier group of the request's document has not signed yet."""
-    return SignatureRequest.objects.blocking(
-        document_id=request.document_id, group=request.group
-    ).exists()
-
-
 def _check_open(request: SignatureRequest) -> None:
     """410 when the DST is over or past not_after, 409 when this request is done,
     403 while an earlier group has not signed."""
@@ -157,7 +150,7 @@ def _check_open(request: SignatureRequest) -> None:
         raise TicketRefused(410, "Gone", "The ticket has expired")
     if request.status != SignatureRequest.Status.PENDING:
         raise TicketRefused(410, "Gone", f"The signature is {request.status}")
-    if request_locked(request):
+    if selectors.request_locked(request=request):
         raise TicketRefused(
             403, "Forbidden", "An earlier group has not signed this document yet", "group"
         )
@@ -198,7 +191,7 @@ def ticket_describe(*, request: SignatureRequest) -> dict:
             "signature_type": request.signature_type,
             "profile": request.profile,
             "declinable": request.declinable,
-            "locked": request_locked(request),
+            "locked": selectors.request_locked(request=request),
             "where": request.where,
             "clauses": request.clauses or [],
             "document": {

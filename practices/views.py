@@ -153,7 +153,7 @@ def page_state(signature: SignatureRequest) -> str:
         return "cancelled"
     if practice.status == Practice.Status.WAITING:
         return "waiting"
-    if tickets.request_locked(signature):
+    if selectors.request_locked(request=signature):
         return "locked"
     return "sign"
 
