@@ -178,9 +178,12 @@ def _make(
 ) -> _Made:
     """The signature on the document's latest revision, made without any lock.
 
-    Checked against the rows as the caller read them, to fail before the work
-    of signing: _record checks again, under the lock, what may have changed."""
+    Checked before the work of signing, against the document and practice as
+    the caller read them (_record checks them again under the lock) but the
+    request read again: one a concurrent submission has just signed must answer
+    as signed, not be signed again on top of its own signature."""
     document = request.document
+    request = SignatureRequest.objects.get(pk=request.pk)
     _check_signable(document.practice, request, accepted)
     latest = selectors.revision_latest(document=document)
     if latest is None:

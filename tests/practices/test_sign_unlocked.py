@@ -9,7 +9,8 @@ from django.db import connection
 from django.test import Client
 
 from practices import signatures
-from practices.models import Practice, Revision
+from practices.audit import SYSTEM_ACTOR
+from practices.models import Practice, Revision, SignatureRequest
 from tests.conftest import ApiClient, bearer
 from tests.practices.conftest import dst_body, signature_request, url
 from tests.practices.test_perform_concurrent import signatures_report
@@ -143,3 +144,20 @@ def test_a_signature_overtaken_every_time_gives_up_and_changes_nothing(
     assert performed.status_code == 502
     assert "kept landing" in performed.json()["meta"]["error_message"]
     assert Revision.objects.count() == 1
+
+
+def test_a_request_signed_since_its_caller_read_it_answers_as_signed(integration_db, pki, admin):
+    """A concurrent submission of one signature: the loser must not sign again
+    on top of the winner's signature."""
+    client = ApiClient(bearer(admin))
+    (seal,) = _seals(client, 1)
+    stale = SignatureRequest.objects.select_related("document__practice__organization").get(pk=seal)
+    assert client.post(f"/api/v1/acme/signatures/{seal}/perform").status_code == 200
+
+    with pytest.raises(signatures.RequestNotPending):
+        signatures.signature_apply(
+            request=stale,
+            certificate=signatures.seal_certificate(stale.document.practice.organization),
+            actor=SYSTEM_ACTOR,
+        )
+    assert Revision.objects.count() == 2
