@@ -2,7 +2,10 @@
 
 pyHanko's SimpleSigner re-parses its private key on every signature; this
 signer asks a cached KeyHandle instead, which may also live on a PKCS#11 token.
+Its certificates are parsed once per process too (`_parsed`).
 """
+
+from functools import lru_cache
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -17,6 +20,19 @@ def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
 
+@lru_cache(maxsize=512)
+def _parsed(der: bytes) -> asn1_x509.Certificate:
+    """A signer's certificate parsed once. asn1crypto works out a certificate's
+    encodings, hashes and normalised names on first use and keeps them on the
+    object: parsed again for every signature, that work was a tenth of a
+    one-page signature. Signers only read their certificates."""
+    return asn1_x509.Certificate.load(der)
+
+
+def _signer_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return _parsed(certificate.public_bytes(Encoding.DER))
+
+
 class HandleSigner(Signer):
     def __init__(
         self,
@@ -26,8 +42,8 @@ class HandleSigner(Signer):
         chain: list[x509.Certificate],
     ):
         super().__init__(
-            signing_cert=to_asn1(certificate),
-            cert_registry=SimpleCertificateStore.from_certs([to_asn1(c) for c in chain]),
+            signing_cert=_signer_asn1(certificate),
+            cert_registry=SimpleCertificateStore.from_certs([_signer_asn1(c) for c in chain]),
         )
         self._handle = handle
 

@@ -30,6 +30,7 @@ from signing.errors import (
 )
 from signing.keys import KeyAlgorithm
 from signing.pades import async_sign_pdf, sign_pdf
+from signing.pki import Profile, Subject
 from signing.signers import HandleSigner, to_asn1
 from signing.tsa import external_timestamper
 from signing.validate import validate
@@ -255,6 +256,17 @@ def test_each_signature_uses_the_key_once_without_a_dry_run(ca, timestamper, lev
     sign(ca, pdfs.simple_pdf(), level, signer=signer, timestamper=timestamper)
 
     assert signer.calls == [False]
+
+
+def test_signers_of_one_certificate_share_its_parsed_form_and_both_sign(ca):
+    issued = ca.issue(profile=Profile.SIMPLE, subject=Subject(common_name="Mario Rossi"), owner="o")
+    first, second = (ca.signer(issued, issued.key_reference, owner="o") for _ in range(2))
+
+    assert first.signing_cert is second.signing_cert
+    signed = sign(
+        ca, sign(ca, pdfs.simple_pdf(), "B-B", signer=first), "B-B", signer=second, field="B"
+    )
+    assert validate(signed, trust_roots=[ca.root]).valid
 
 
 def test_signing_works_inside_a_running_event_loop(ca, timestamper):
