@@ -54,6 +54,8 @@ def revision_latest(*, document: Document) -> Revision | None:
 
 def request_locked(*, request: SignatureRequest) -> bool:
     """Whether an earlier group of the request's document has not signed yet."""
+    if request.group == 0:
+        return False  # groups count from 0: none comes before the first
     return SignatureRequest.objects.blocking(
         document_id=request.document_id, group=request.group
     ).exists()

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal import trust
+from portal.joined import Chain
 from portal.models import IssuedCertificate
 from practices import audit, events, selectors, services
 from practices.audit import Actor
@@ -169,6 +170,17 @@ def _check_signable(practice: Practice, request: SignatureRequest, accepted: lis
         raise ClauseMissing(f"Required clauses not accepted: {', '.join(map(str, missing))}")
 
 
+# A request read again by its key, by a statement built once (twice a signature).
+_BY_KEY = Chain(SignatureRequest, (), by="id")
+
+
+def _read_again(request: SignatureRequest) -> SignatureRequest:
+    fresh = _BY_KEY.get(request.pk)
+    if fresh is None:
+        raise SignatureRequest.DoesNotExist(f"Signature request {request.pk} is gone")
+    return fresh
+
+
 def _make(
     *,
     request: SignatureRequest,
@@ -183,7 +195,7 @@ def _make(
     request read again: one a concurrent submission has just signed must answer
     as signed, not be signed again on top of its own signature."""
     document = request.document
-    request = SignatureRequest.objects.get(pk=request.pk)
+    request = _read_again(request)
     _check_signable(document.practice, request, accepted)
     latest = selectors.revision_latest(document=document)
     if latest is None:
@@ -226,7 +238,7 @@ def _record(
         .get(pk=document.practice_id)
     )
     document.practice = practice
-    request = SignatureRequest.objects.get(pk=request.pk)
+    request = _read_again(request)
     _check_signable(practice, request, accepted)
     latest = selectors.revision_latest(document=document)
     if latest is None or latest.number != made.base:

@@ -10,6 +10,8 @@ from io import BytesIO
 
 import pytest
 from cryptography import x509
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -412,6 +414,27 @@ def test_bad_decline_bodies_are_400_with_the_field(client, anon):
         response = anon.post(t_url(ticket, "decline"), body)
         assert response.status_code == 400, response.content
         assert error_of(response).startswith("reason : ")
+
+
+def test_a_first_group_click_signature_runs_fifteen_statements(client, anon):
+    """The hot path's statement budget: the ticket, the signer's certificate
+    (found, else issued), the request read again before signing and under the
+    lock, the latest revision twice, the locks, the writes. A first group has
+    no earlier group to ask about."""
+    dst = create(client, [[of_type("click")]])
+    (ticket,) = tickets_of(dst)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = anon.post(t_url(ticket, "sign"), {"accepted_clauses": []})
+
+    assert response.status_code == 200, response.content
+    statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT"))
+    ]
+    assert not [sql for sql in statements if '"group" <' in sql]
+    assert len(statements) == 15, "\n".join(sql[:120] for sql in statements)
 
 
 def test_a_click_signature_takes_no_code_or_drawing(client, anon):
