@@ -11,8 +11,8 @@ from asn1crypto import cms
 from pyhanko.sign import signers
 from pyhanko.sign.timestamps import TimeStamper
 
+from signing.engine_thread import run_sync
 from signing.errors import EngineError, SignatureFailed, UnreadableDocument
-from signing.pades import run_sync
 
 LEVELS = ("B-B", "B-T")
 DIGEST = "sha256"

@@ -50,8 +50,9 @@ from signing.appearance import (
     parse_where,
 )
 from signing.documents import PdfInfo
+from signing.engine_thread import run_sync
 from signing.errors import PlacementError
-from signing.pades import async_sign_pdf, run_sync
+from signing.pades import async_sign_pdf
 
 APPROVAL_LINE = f"Approved by {NAME_PLACEHOLDER}, {DATE_PLACEHOLDER}"
 # Text never wraps in a box: a long description is broken into lines here,

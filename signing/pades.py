@@ -6,18 +6,16 @@ Speed, after pyHanko's known costs: the signer is a HandleSigner over a cached
 key; the space for the signature is reserved from what it will hold (the
 certificates, the signature value, the timestamp token the timestamper already
 returned once), so pyHanko does not sign twice to measure it; one timestamper
-instance is reused by the caller; and inside a running event loop the caller
-awaits `async_sign_pdf` (the sync wrapper never nests asyncio.run).
+instance is reused by the caller; and the sync wrapper runs the engine on a
+signing thread of the caller's own, always from the same stack depth
+(signing/engine_thread.py says why that matters on CPython 3.11).
 
 B-LT and B-LTA embed validation information taken from `validation_context`,
 which the caller builds with the CRLs and OCSP responses already in hand and
 `allow_fetching=False`: signing never calls out, not even to our own server.
 """
 
-import asyncio
-import concurrent.futures
 import logging
-import threading
 from datetime import UTC, datetime
 from io import BytesIO
 
@@ -31,6 +29,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from signing.appearance import Appearance
 from signing.documents import open_pdf
+from signing.engine_thread import run_sync
 from signing.errors import EngineError, PlacementError, SignatureFailed
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -162,50 +161,6 @@ async def async_sign_pdf(
     return buffer.getvalue()
 
 
-class _Held:
-    """A coroutine's result behind a cheap repr. asyncio.run (CPython 3.11)
-    formats the main task's repr, result included, on its way out: for a
-    10 MB document that cost 250 ms and four times the document in memory."""
-
-    __slots__ = ("value",)
-
-    def __repr__(self) -> str:
-        return "<result>"
-
-
-async def _hold(coroutine) -> _Held:
-    held = _Held()
-    held.value = await coroutine
-    return held
-
-
-_local = threading.local()
-
-
-def _thread_loop() -> asyncio.AbstractEventLoop:
-    """One event loop per thread, kept: cheaper than asyncio.run's new loop per
-    signature, and pyHanko's HTTP sessions stay on the loop that opened them."""
-    loop = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = _local.loop = asyncio.new_event_loop()
-    return loop
-
-
-def run_sync(coroutine):
-    """Run a coroutine from sync code; in a thread of its own if this thread
-    already runs an event loop (asyncio would refuse to nest)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        in_loop = False
-    else:
-        in_loop = True
-    if not in_loop:
-        return _thread_loop().run_until_complete(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _hold(coroutine)).result().value
-
-
 def sign_pdf(
     data: bytes,
     *,
@@ -220,7 +175,8 @@ def sign_pdf(
     location: str = "",
     signed_at: datetime | None = None,
 ) -> bytes:
-    """Synchronous `async_sign_pdf`, safe to call from inside an event loop."""
+    """Synchronous `async_sign_pdf` (signing/engine_thread.py), safe to call
+    from inside an event loop."""
     return run_sync(
         async_sign_pdf(
             data,

@@ -27,8 +27,8 @@ from collections.abc import Iterable
 from asn1crypto import crl, ocsp
 
 from signing.cades import read_signed_data
+from signing.engine_thread import run_sync
 from signing.errors import DEFAULT_MAX_BYTES
-from signing.pades import run_sync
 from signing.validate_cms import validate_p7m
 from signing.validate_pdf import validate_pdf
 from signing.validate_report import LEVEL_ORDER, Report, SignatureReport, TimestampReport
