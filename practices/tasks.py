@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from practices import services
+from practices import fetching
 from practices.models import Document
 
 # Seconds before each retry of a fetch that failed for a reason that may pass
@@ -16,10 +16,10 @@ def document_fetch(self, document_id: str) -> None:
     if document is None:
         return
     try:
-        services.document_fetch(
+        fetching.document_fetch(
             document=document, final_attempt=self.request.retries >= self.max_retries
         )
-    except services.FetchFailed as exc:
+    except fetching.FetchFailed as exc:
         raise self.retry(exc=exc, countdown=FETCH_RETRY_DELAYS[self.request.retries]) from exc
 
 

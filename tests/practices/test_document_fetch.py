@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.services import robot_configuration_update
-from practices import services
+from practices import fetching
 from practices.models import AuditEvent, Document, Practice, Revision
 from tests.practices.conftest import (
     PDF,
@@ -72,7 +72,7 @@ def _practice(document: Document) -> Practice:
 def test_fetched_document_becomes_revision_zero_and_the_dst_pending(admin_api, served):
     document = _waiting(admin_api, served.url("/contract.pdf"))
 
-    services.document_fetch(document=document)
+    fetching.document_fetch(document=document)
 
     practice = _practice(document)
     assert practice.status == "pending"
@@ -95,9 +95,9 @@ def test_fetched_document_becomes_revision_zero_and_the_dst_pending(admin_api, s
 
 def test_a_second_fetch_changes_nothing(admin_api, served):
     document = _waiting(admin_api, served.url("/contract.pdf"))
-    services.document_fetch(document=document)
+    fetching.document_fetch(document=document)
 
-    services.document_fetch(document=document)
+    fetching.document_fetch(document=document)
 
     assert Revision.objects.filter(document=document).count() == 1
     assert len(served.requests) == 1
@@ -111,9 +111,9 @@ def test_dst_is_pending_only_when_every_document_is_there(admin_api, served):
     practice_id = admin_api.post(url(), body).json()["data"]["id"]
     first, last = Document.objects.filter(practice_id=practice_id).order_by("order")
 
-    services.document_fetch(document=first)
+    fetching.document_fetch(document=first)
     assert Practice.objects.get(pk=practice_id).status == "waiting"
-    services.document_fetch(document=last)
+    fetching.document_fetch(document=last)
 
     assert Practice.objects.get(pk=practice_id).status == "pending"
     assert Revision.objects.get(document=last).file.read() == OTHER_PDF
@@ -131,7 +131,7 @@ def test_robot_headers_and_basic_credentials_are_sent(robot, api_as):
         server.add("/contract.pdf", PDF)
         document = _waiting(api_as(robot), server.url("/contract.pdf"))
 
-        services.document_fetch(document=document)
+        fetching.document_fetch(document=document)
 
         assert _practice(document).status == "pending"
         sent = server.requests[-1].headers
@@ -155,7 +155,7 @@ def test_document_options_override_the_robot_configuration(robot, api_as):
         server.add("/contract.pdf", PDF)
         document = _waiting(api_as(robot), server.url("/contract.pdf"), options)
 
-        services.document_fetch(document=document)
+        fetching.document_fetch(document=document)
 
         (sent,) = server.requests
     assert _practice(document).status == "pending"
@@ -173,7 +173,7 @@ def test_document_options_credentials(admin_api, mode):
         options = {"auth_username": "jdo", "auth_password": "s3cret", "auth_mode": mode}
         document = _waiting(admin_api, server.url("/contract.pdf"), options)
 
-        services.document_fetch(document=document)
+        fetching.document_fetch(document=document)
 
     assert _practice(document).status == "pending"
     assert Revision.objects.get(document=document).file.read() == PDF
@@ -185,7 +185,7 @@ def test_wrong_credentials_cancel_the_dst(admin_api):
         options = {"auth_username": "jdo", "auth_password": "wrong"}
         document = _waiting(admin_api, server.url("/contract.pdf"), options)
 
-        services.document_fetch(document=document)
+        fetching.document_fetch(document=document)
 
     practice = _practice(document)
     assert (practice.status, practice.reason) == ("cancelled", "CANNOT_DOWNLOAD_DOCUMENT")
@@ -203,7 +203,7 @@ def test_client_certificate_over_tls(admin_api, ca, settings):
         }
         document = _waiting(admin_api, server.url("/contract.pdf"), options)
 
-        services.document_fetch(document=document)
+        fetching.document_fetch(document=document)
 
         assert _practice(document).status == "pending"
         assert len(server.requests) == 1
@@ -216,7 +216,7 @@ def test_tls_server_refuses_a_fetch_without_client_certificate(admin_api, ca, se
         server.add("/contract.pdf", PDF)
         document = _waiting(admin_api, server.url("/contract.pdf"))
 
-        services.document_fetch(document=document)
+        fetching.document_fetch(document=document)
 
         assert server.requests == []
     practice = _practice(document)
@@ -235,7 +235,7 @@ def test_tls_server_refuses_a_fetch_without_client_certificate(admin_api, ca, se
 def test_failures_cancel_the_dst_with_the_contract_reason(admin_api, served, path, reason):
     document = _waiting(admin_api, served.url(path))
 
-    services.document_fetch(document=document)
+    fetching.document_fetch(document=document)
 
     practice = _practice(document)
     assert (practice.status, practice.reason) == ("cancelled", reason)
@@ -251,7 +251,7 @@ def test_document_over_the_limit_is_invalid(admin_api, served, settings):
     settings.MAX_DOCUMENT_BYTES = len(PDF) - 1
     document = _waiting(admin_api, served.url("/contract.pdf"))
 
-    services.document_fetch(document=document)
+    fetching.document_fetch(document=document)
 
     assert _practice(document).reason == "INVALID_DOCUMENT"
 
@@ -260,7 +260,7 @@ def test_placement_beyond_the_fetched_document_is_invalid(admin_api, served):
     where = {"page": 2, "position": "rect: 10, 10, 50, 50"}
     document = _waiting(admin_api, served.url("/one-page.pdf"), where=where)
 
-    services.document_fetch(document=document)
+    fetching.document_fetch(document=document)
 
     practice = _practice(document)
     assert (practice.status, practice.reason) == ("cancelled", "INVALID_DOCUMENT")
@@ -269,8 +269,8 @@ def test_placement_beyond_the_fetched_document_is_invalid(admin_api, served):
 def test_transient_failure_before_the_last_attempt_leaves_the_dst_waiting(admin_api, served):
     document = _waiting(admin_api, served.url("/busy.pdf"))
 
-    with pytest.raises(services.FetchFailed):
-        services.document_fetch(document=document, final_attempt=False)
+    with pytest.raises(fetching.FetchFailed):
+        fetching.document_fetch(document=document, final_attempt=False)
 
     assert _practice(document).status == "waiting"
 
@@ -282,7 +282,7 @@ def test_loopback_is_refused_unless_allowed_and_receives_nothing(admin_api, serv
     settings.OUTBOUND_ALLOWED_NETWORKS = []
     document = _waiting(admin_api, f"http://{host}:{served.port}/contract.pdf")
 
-    services.document_fetch(document=document)
+    fetching.document_fetch(document=document)
 
     assert served.connections == 0
     assert served.requests == []
@@ -295,7 +295,7 @@ def test_redirect_to_another_host_is_not_followed(admin_api, served):
         served.redirect("/moved.pdf", elsewhere.url("/contract.pdf", host="127.0.0.2"))
         document = _waiting(admin_api, served.url("/moved.pdf"))
 
-        services.document_fetch(document=document)
+        fetching.document_fetch(document=document)
 
         assert elsewhere.requests == []
     assert _practice(document).reason == "CANNOT_DOWNLOAD_DOCUMENT"
@@ -305,7 +305,7 @@ def test_a_dst_cancelled_while_waiting_is_not_fetched(admin_api, served):
     document = _waiting(admin_api, served.url("/contract.pdf"))
     admin_api.post(url(tail=f"/{document.practice_id}/cancel"), {"reason": "changed my mind"})
 
-    services.document_fetch(document=document)
+    fetching.document_fetch(document=document)
 
     assert served.requests == []
     practice = _practice(document)
@@ -314,7 +314,7 @@ def test_a_dst_cancelled_while_waiting_is_not_fetched(admin_api, served):
 
 def test_the_audit_chain_holds_after_fetching(admin_api, served, capsys):
     document = _waiting(admin_api, served.url("/contract.pdf"))
-    services.document_fetch(document=document)
+    fetching.document_fetch(document=document)
 
     call_command("verify_audit", practice=str(document.practice_id))
 

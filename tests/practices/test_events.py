@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 from accounts.services import robot_configuration_update
-from practices import services
+from practices import fetching
 from practices.models import Document, Practice
 from tests.practices.conftest import dst_body, signature_request, url
 from tests.servers import DocumentServer
@@ -123,7 +123,7 @@ def test_a_fetched_dst_announces_pending_once_its_documents_are_there(
         dst = api_as(hooked_robot).post(url(), body).json()["data"]
         assert _messages(dst["id"]) == []
 
-        services.document_fetch(document=Document.objects.get(practice_id=dst["id"]))
+        fetching.document_fetch(document=Document.objects.get(practice_id=dst["id"]))
 
     kinds = [(m["message"], m["data"]["status"]) for m in _messages(dst["id"])]
     assert kinds == [("DST_STATUS_CHANGED", "pending"), ("SIGNATURE_STATUS_CHANGED", "pending")]
@@ -136,7 +136,7 @@ def test_a_failed_fetch_announces_the_cancellation(hooked_robot, api_as, setting
         body["documents"][0]["document_uri"] = server.url("/nothing-here.pdf")
         dst = api_as(hooked_robot).post(url(), body).json()["data"]
 
-        services.document_fetch(document=Document.objects.get(practice_id=dst["id"]))
+        fetching.document_fetch(document=Document.objects.get(practice_id=dst["id"]))
 
     (message,) = _messages(dst["id"])
     data = _check_envelope(message, "DST_STATUS_CHANGED")

@@ -149,7 +149,7 @@ def test_the_ticket_arrives_over_real_smtp(
 def test_group_zero_is_emailed_when_a_fetched_dst_becomes_pending(
     admin_api, settings, django_capture_on_commit_callbacks
 ):
-    from practices import services
+    from practices import fetching
     from practices.models import Document
     from tests.practices.conftest import PDF
     from tests.servers import DocumentServer
@@ -165,7 +165,7 @@ def test_group_zero_is_emailed_when_a_fetched_dst_becomes_pending(
         assert mail.outbox == []
 
         with django_capture_on_commit_callbacks(execute=True):
-            services.document_fetch(document=Document.objects.get(practice_id=dst["id"]))
+            fetching.document_fetch(document=Document.objects.get(practice_id=dst["id"]))
 
     assert Practice.objects.get(pk=dst["id"]).status == "pending"
     assert sorted(m.to[0] for m in mail.outbox) == ["first@mail.com", "second@mail.com"]
