@@ -42,16 +42,16 @@ def test_a_signature_takes_few_page_faults_from_any_caller_depth(ca):
         return sign_pdf(data, signer=signer, field_name="A", appearance=appearance, name="Mario")
 
     sign()  # the first one imports, fills caches and grows the heap
-    worst = {}
+    faults_at = {}
     for depth in range(0, 200, 6):  # a 16 KB chunk holds a hundred or so of these frames
         counts = []
         for _ in range(2):  # the fewer of two: the heap may grow during either
             before = _faults()
             _at_depth(depth, sign)
             counts.append(_faults() - before)
-        worst[depth] = min(counts)
+        faults_at[depth] = min(counts)
 
-    assert max(worst.values()) < FAULTS_PER_SIGNATURE, worst
+    assert max(faults_at.values()) < FAULTS_PER_SIGNATURE, faults_at
 
 
 def test_each_calling_thread_has_its_own_signing_thread_kept_between_calls():
