@@ -7,7 +7,7 @@ encapsulated content, and the certificates are merged. Every SignerInfo
 stays byte-for-byte as it was, so earlier signatures stay valid.
 """
 
-from asn1crypto import cms
+from asn1crypto import cms, core
 from pyhanko.sign import signers
 from pyhanko.sign.timestamps import TimeStamper
 
@@ -123,9 +123,15 @@ def _cosigned(existing: cms.SignedData, new: cms.SignedData) -> cms.SignedData:
         ),
         "signer_infos": list(existing["signer_infos"]) + list(new["signer_infos"]),
     }
-    if existing["crls"].native:
+    if _present(existing["crls"]):
         fields["crls"] = existing["crls"]
     return cms.SignedData(fields)
+
+
+def _present(value: core.Asn1Value) -> bool:
+    """Whether an optional field is there. Asking `.native` instead converts
+    every certificate of the set to Python values: 1.9 ms a signature."""
+    return not isinstance(value, core.Void)
 
 
 def _header(tag: int, length: int) -> bytes:
@@ -146,9 +152,7 @@ def _envelope(signed_data: cms.SignedData, content: bytes) -> bytes:
     eci = [_header(0x30, eci_body), econtent_type, explicit, octets]
     before = [signed_data["version"].dump(), signed_data["digest_algorithms"].dump()]
     after = [
-        signed_data[name].dump()
-        for name in ("certificates", "crls")
-        if signed_data[name].native is not None
+        signed_data[name].dump() for name in ("certificates", "crls") if _present(signed_data[name])
     ] + [signed_data["signer_infos"].dump()]
     sd_body = sum(map(len, before)) + sum(map(len, eci)) + len(content) + sum(map(len, after))
     sd_header = _header(0x30, sd_body)

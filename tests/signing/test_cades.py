@@ -4,7 +4,7 @@ import asyncio
 import hashlib
 
 import pytest
-from asn1crypto import cms, pem
+from asn1crypto import cms, core, pem
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from signing.cades import async_sign_cades, read_signed_data, sign_cades
@@ -144,6 +144,33 @@ def test_a_pem_armoured_p7m_is_co_signed_as_der(ca, ca_file, tmp_path):
 
     assert len(signer_infos(both)) == 2
     assert openssl_verify(both, ca_file, tmp_path)[0] == CONTENT
+
+
+def test_the_crls_an_envelope_carries_stay_when_it_is_co_signed(ca, ca_file, tmp_path):
+    first = read_signed_data(sign_cades(CONTENT, signer=pdfs.make_signer(ca)))
+    crl = ca.crl([])
+    with_crl = cms.ContentInfo(
+        {
+            "content_type": "signed_data",
+            "content": cms.SignedData(
+                {
+                    **{name: first[name] for name in first},
+                    "crls": [cms.RevocationInfoChoice.load(crl)],
+                }
+            ),
+        }
+    ).dump()
+
+    both = sign_cades(with_crl, signer=pdfs.make_signer(ca, "Giulia Bianchi", "signer:2"))
+
+    assert [c.dump() for c in read_signed_data(both)["crls"]] == [crl]
+    assert openssl_verify(both, ca_file, tmp_path)[0] == CONTENT
+
+
+def test_an_envelope_without_crls_gets_none(ca):
+    assert isinstance(
+        read_signed_data(sign_cades(CONTENT, signer=pdfs.make_signer(ca)))["crls"], core.Void
+    )
 
 
 def test_a_detached_signature_cannot_be_co_signed(ca):
