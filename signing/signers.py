@@ -25,8 +25,12 @@ def _parsed(der: bytes) -> asn1_x509.Certificate:
     """A signer's certificate parsed once. asn1crypto works out a certificate's
     encodings, hashes and normalised names on first use and keeps them on the
     object: parsed again for every signature, that work was a tenth of a
-    one-page signature. Signers only read their certificates."""
-    return asn1_x509.Certificate.load(der)
+    one-page signature. Signers only read their certificates, but from many
+    threads: asn1crypto parses a structure's children lazily, into a list
+    another thread could see half-built, so everything is parsed here, once."""
+    certificate = asn1_x509.Certificate.load(der)
+    certificate.native  # noqa: B018 - parses every child
+    return certificate
 
 
 def _signer_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:

@@ -1,9 +1,12 @@
 """PAdES signing at every level, checked by pyHanko's validators and qpdf."""
 
 import asyncio
+import sys
+import threading
 from io import BytesIO
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESPassed
 from pyhanko.sign.diff_analysis import ModificationLevel
@@ -31,7 +34,7 @@ from signing.errors import (
 from signing.keys import KeyAlgorithm
 from signing.pades import async_sign_pdf, sign_pdf
 from signing.pki import Profile, Subject
-from signing.signers import HandleSigner, to_asn1
+from signing.signers import HandleSigner, _parsed, to_asn1
 from signing.tsa import external_timestamper
 from signing.validate import validate
 from tests.signing import pdfs
@@ -267,6 +270,46 @@ def test_signers_of_one_certificate_share_its_parsed_form_and_both_sign(ca):
         ca, sign(ca, pdfs.simple_pdf(), "B-B", signer=first), "B-B", signer=second, field="B"
     )
     assert validate(signed, trust_roots=[ca.root]).valid
+
+
+def test_a_shared_certificate_reads_the_same_from_many_threads_at_once(ca):
+    """Signers share parsed certificates across threads: asn1crypto's lazy
+    parsing must be done before they are shared, or a thread can see a
+    half-built list of fields."""
+    issued = ca.issue(profile=Profile.SIMPLE, subject=Subject(common_name="Mario Rossi"), owner="o")
+    der = issued.certificate.public_bytes(Encoding.DER)
+    errors, reads = [], set()
+
+    def read(certificate, start):
+        start.wait()
+        try:
+            reads.add(
+                (
+                    certificate.issuer_serial,
+                    certificate.subject.human_friendly,
+                    certificate.sha256,
+                    frozenset(certificate.key_usage_value.native),
+                )
+            )
+        except Exception as exc:
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _ in range(200):
+            certificate = _parsed.__wrapped__(der)  # a fresh one each round
+            start = threading.Barrier(4)
+            readers = [threading.Thread(target=read, args=(certificate, start)) for _ in range(4)]
+            for reader in readers:
+                reader.start()
+            for reader in readers:
+                reader.join()
+    finally:
+        sys.setswitchinterval(interval)
+
+    assert errors == []
+    assert len(reads) == 1
 
 
 def test_signing_works_inside_a_running_event_loop(ca, timestamper):
