@@ -34,7 +34,8 @@ def _signing_thread() -> ThreadPoolExecutor:
     a forked child (which inherits the executor but not its thread)."""
     pool = getattr(_local, "pool", None)
     if pool is None or _local.pid != os.getpid():
-        pool = _local.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signing")
+        name = f"signing-for-{threading.current_thread().name}"
+        pool = _local.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         _local.pid = os.getpid()
     return pool
 
@@ -53,4 +54,11 @@ def _complete(coroutine):
 def run_sync(coroutine):
     """Run an engine coroutine from sync code and return its result (or raise
     its exception), also from inside a running event loop."""
-    return _signing_thread().submit(_complete, coroutine).result()
+    try:
+        future = _signing_thread().submit(_complete, coroutine)
+    except RuntimeError:
+        # The interpreter is exiting (say, a request that outlived the web
+        # server's graceful timeout) and thread pools take no new work: sign
+        # on the caller's thread, as the engine did before it had its own.
+        return _complete(coroutine)
+    return future.result()
